@@ -1,0 +1,119 @@
+// App assembly: request id, configuration, security headers, body limits, CORS, CSRF, routes and
+// the single error mapping. `createApp` takes the clock so tests control time instead of sleeping.
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import { HTTPException } from 'hono/http-exception';
+import { secureHeaders } from 'hono/secure-headers';
+import type { AppEnv } from './app-env';
+import { ConfigError, getConfig } from './config';
+import { AppError } from './errors';
+import { MAX_BODY_BYTES } from './lib/body';
+import { errorResponse } from './lib/error-response';
+import { csrfProtection } from './middleware/csrf';
+import { apiRoutes } from './routes/api';
+import { authRoutes } from './routes/auth';
+import { wellKnownRoutes } from './routes/well-known';
+
+export interface AppDeps {
+  /** Current time in milliseconds; Date.now in production. */
+  clock?: () => number;
+}
+
+function log(level: 'error' | 'warn', fields: Record<string, unknown>): void {
+  // Structured, and only what we put in: never request bodies, headers, tokens or secrets.
+  console[level](JSON.stringify({ level, ...fields }));
+}
+
+export function createApp(deps: AppDeps = {}) {
+  const clock = deps.clock ?? Date.now;
+  const nowSeconds = () => Math.floor(clock() / 1000);
+  const app = new Hono<AppEnv>();
+
+  app.use('*', async (c, next) => {
+    const requestId = crypto.randomUUID();
+    c.set('requestId', requestId);
+    c.set('now', nowSeconds);
+    c.set('config', getConfig(c.env));
+    await next();
+    c.header('X-Request-Id', requestId);
+  });
+
+  app.use(
+    '*',
+    secureHeaders({
+      xFrameOptions: 'DENY',
+      referrerPolicy: 'no-referrer',
+      strictTransportSecurity: 'max-age=31536000; includeSubDomains',
+      crossOriginResourcePolicy: false,
+      contentSecurityPolicy: {
+        defaultSrc: ["'none'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+      },
+    }),
+  );
+
+  // Token and user data must never be stored by a cache (RFC 6749 section 5.1).
+  for (const path of ['/auth/*', '/api/*', '/admin/*']) {
+    app.use(path, async (c, next) => {
+      await next();
+      c.header('Cache-Control', 'no-store');
+      c.header('Pragma', 'no-cache');
+    });
+    app.use(
+      path,
+      cors({
+        // Only listed origins, never a reflection of an arbitrary one (credentials are allowed).
+        origin: (origin, c) => (c.get('config').allowedOrigins.includes(origin) ? origin : null),
+        credentials: true,
+        allowHeaders: ['Content-Type', 'Authorization', 'X-CSRF-Token'],
+        allowMethods: ['GET', 'POST', 'DELETE', 'PATCH', 'OPTIONS'],
+        maxAge: 600,
+      }),
+    );
+    app.use(
+      path,
+      bodyLimit({
+        maxSize: MAX_BODY_BYTES,
+        onError: () => {
+          throw new AppError('payload_too_large');
+        },
+      }),
+    );
+    app.use(path, csrfProtection());
+  }
+
+  app.get('/health', (c) => c.json({ status: 'ok' }));
+  app.route('/auth', authRoutes);
+  app.route('/api', apiRoutes);
+  app.route('/.well-known', wellKnownRoutes);
+
+  app.notFound((c) => errorResponse(c, new AppError('not_found')));
+
+  app.onError((err, c) => {
+    if (err instanceof AppError) {
+      if (err.status >= 500) log('error', { requestId: c.get('requestId'), code: err.code, cause: describeCause(err.cause) });
+      return errorResponse(c, err);
+    }
+    if (err instanceof ConfigError) {
+      log('error', { requestId: c.get('requestId'), code: 'misconfigured', variable: err.variable, reason: err.message });
+      return errorResponse(c, new AppError('misconfigured', `The service is misconfigured: ${err.message}`));
+    }
+    if (err instanceof HTTPException) {
+      // Raised by hono helpers (e.g. malformed input they parse); always a client error here.
+      const code = err.status === 413 ? 'payload_too_large' : 'invalid_request';
+      return errorResponse(c, new AppError(code));
+    }
+    log('error', { requestId: c.get('requestId'), code: 'internal_error', cause: describeCause(err) });
+    return errorResponse(c, new AppError('internal_error'));
+  });
+
+  return app;
+}
+
+/** Error name and message only: our errors never carry secrets, and stacks stay out of logs. */
+function describeCause(err: unknown): string | undefined {
+  if (err instanceof Error) return `${err.name}: ${err.message}`.slice(0, 300);
+  return err === undefined ? undefined : 'non-error thrown';
+}

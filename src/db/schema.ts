@@ -1,0 +1,106 @@
+// D1 schema (drizzle). Every table is described in docs/storage.md. Times are Unix seconds.
+// Changes go into a new migration (`npm run db:generate`), never into an applied one.
+import { sql } from 'drizzle-orm';
+import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+export const users = sqliteTable(
+  'users',
+  {
+    id: text('id').primaryKey(),
+    /** As the user chose it, after NFKC normalisation. */
+    username: text('username').notNull(),
+    /** Lower-cased `username`: the case-insensitive unique key. */
+    usernameKey: text('username_key').notNull(),
+    email: text('email'),
+    /** PHC string ($argon2id$v=19$m=...,t=...,p=...$salt$hash). */
+    passwordHash: text('password_hash').notNull(),
+    /** JSON array of role names. */
+    roles: text('roles').notNull().default('[]'),
+    disabled: integer('disabled', { mode: 'boolean' }).notNull().default(false),
+    failedLogins: integer('failed_logins').notNull().default(0),
+    lockedUntil: integer('locked_until'),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [uniqueIndex('users_username_key_unique').on(t.usernameKey)],
+);
+
+export const sessions = sqliteTable(
+  'sessions',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    /** Rotation counter: every refresh is `UPDATE ... WHERE generation = ?`. */
+    generation: integer('generation').notNull().default(0),
+    /** SHA-256 (base64url) of the current refresh token. */
+    currentHash: text('current_hash').notNull(),
+    /** SHA-256 of the refresh token it replaced (the grace-window parent). */
+    previousHash: text('previous_hash'),
+    rotatedAt: integer('rotated_at'),
+    createdAt: integer('created_at').notNull(),
+    /** Last time a token was issued for this session (login or refresh). */
+    lastUsedAt: integer('last_used_at').notNull(),
+    /** Sliding refresh expiry, never past `expiresAt`. */
+    refreshExpiresAt: integer('refresh_expires_at').notNull(),
+    /** Absolute end of the session (created + SESSION_MAX_AGE). */
+    expiresAt: integer('expires_at').notNull(),
+    userAgent: text('user_agent'),
+    ip: text('ip'),
+    revokedAt: integer('revoked_at'),
+    revokedReason: text('revoked_reason'),
+  },
+  (t) => [
+    index('sessions_user_idx').on(t.userId, t.revokedAt),
+    index('sessions_current_hash_idx').on(t.currentHash),
+    index('sessions_previous_hash_idx').on(t.previousHash),
+    index('sessions_expires_idx').on(t.expiresAt),
+  ],
+);
+
+export const signingKeys = sqliteTable(
+  'signing_keys',
+  {
+    kid: text('kid').primaryKey(),
+    alg: text('alg', { enum: ['HS256', 'ES256'] }).notNull(),
+    /** Public JWK (JSON) for asymmetric keys; null for HS256. */
+    publicJwk: text('public_jwk'),
+    /** Private JWK / secret, AES-GCM encrypted under KEY_ENCRYPTION_KEY (see crypto/encrypt.ts). */
+    privateEnc: text('private_enc').notNull(),
+    status: text('status', { enum: ['active', 'retired'] }).notNull(),
+    createdAt: integer('created_at').notNull(),
+    retiredAt: integer('retired_at'),
+    /** When a retired key stops verifying and leaves the JWKS. */
+    retireAfter: integer('retire_after'),
+  },
+  // At most one active key per algorithm: concurrent first-use creation cannot make two.
+  (t) => [uniqueIndex('signing_keys_one_active').on(t.alg).where(sql`status = 'active'`)],
+);
+
+export const auditLog = sqliteTable(
+  'audit_log',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    at: integer('at').notNull(),
+    event: text('event').notNull(),
+    outcome: text('outcome', { enum: ['success', 'failure'] }).notNull(),
+    actorId: text('actor_id'),
+    subjectId: text('subject_id'),
+    ip: text('ip'),
+    userAgent: text('user_agent'),
+    requestId: text('request_id'),
+    /** JSON object with non-secret detail (reason codes, role lists, kid). */
+    detail: text('detail'),
+  },
+  (t) => [
+    index('audit_at_idx').on(t.at),
+    index('audit_subject_idx').on(t.subjectId, t.at),
+    index('audit_event_idx').on(t.event, t.at),
+  ],
+);
+
+export type UserRow = typeof users.$inferSelect;
+export type SessionRow = typeof sessions.$inferSelect;
+export type SigningKeyRow = typeof signingKeys.$inferSelect;
+export type AuditRow = typeof auditLog.$inferSelect;

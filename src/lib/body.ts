@@ -1,0 +1,50 @@
+// JSON request bodies: content type, size (enforced by hono's bodyLimit in app.ts), syntax and
+// shape, each failure a 4xx with a stable code. Unknown fields are refused (strict objects).
+import type { Context } from 'hono';
+import { z } from 'zod';
+import { AppError } from '../errors';
+
+/** Every JSON body this service accepts fits in 16 KiB (passwords are capped at 1 KiB). */
+export const MAX_BODY_BYTES = 16 * 1024;
+
+function isJson(contentType: string | undefined): boolean {
+  if (!contentType) return false;
+  const [type] = contentType.split(';');
+  return type!.trim().toLowerCase() === 'application/json';
+}
+
+function describe(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'The request body is not valid.';
+  if (issue.code === 'unrecognized_keys') return `Unknown field: ${issue.keys.map((k) => k.slice(0, 64)).join(', ')}.`;
+  const path = issue.path.map(String).join('.').slice(0, 64);
+  if (issue.code === 'invalid_type' && issue.input === undefined) return `${path} is required.`;
+  return path && !issue.message.startsWith(path) ? `${path}: ${issue.message}` : issue.message;
+}
+
+export async function readJson<T extends z.ZodType>(c: Context, schema: T, options: { optional?: boolean } = {}): Promise<z.output<T>> {
+  const contentType = c.req.header('Content-Type');
+  if (!isJson(contentType)) {
+    // An optional body may be left out entirely; anything else must be JSON.
+    if (options.optional && contentType === undefined && (await c.req.text()).length === 0) return parse(schema, {});
+    throw new AppError('unsupported_media_type');
+  }
+  const raw = await c.req.text();
+  if (raw.length === 0 && options.optional) return parse(schema, {});
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new AppError('invalid_json');
+  }
+  return parse(schema, value);
+}
+
+function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new AppError('invalid_request', 'The request body must be a JSON object.');
+  }
+  const result = schema.safeParse(value);
+  if (!result.success) throw new AppError('invalid_request', describe(result.error));
+  return result.data;
+}

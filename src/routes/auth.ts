@@ -1,0 +1,114 @@
+// /auth/*: parse, call services/auth.ts, shape the response (bearer or cookie mode).
+import { Hono, type Context } from 'hono';
+import { z } from 'zod';
+import type { AppEnv } from '../app-env';
+import { findUserById, toPublicUser } from '../db/users';
+import { listActiveSessions } from '../db/sessions';
+import { AppError, invalidToken } from '../errors';
+import { readJson } from '../lib/body';
+import { clearSessionCookies, refreshCookie, setSessionCookies } from '../lib/cookie-mode';
+import { errorResponse } from '../lib/error-response';
+import { requestMeta } from '../lib/request-meta';
+import { email, loginPassword, password, refreshToken, username } from '../lib/validation';
+import { originAllowed } from '../middleware/csrf';
+import { requireAuth } from '../middleware/require-auth';
+import * as auth from '../services/auth';
+import { sessionOfRefreshToken } from '../tokens/refresh';
+
+const RegisterBody = z.strictObject({ username, password, email: email.optional() });
+const LoginBody = z.strictObject({
+  username: z.string({ error: 'username must be a string' }).max(256, 'username is too long').transform((u) => ({ username: u.normalize('NFKC'), key: u.normalize('NFKC').toLowerCase() })),
+  password: loginPassword,
+  mode: z.enum(['bearer', 'cookie'], { error: 'mode must be "bearer" or "cookie"' }).optional(),
+});
+const RefreshBody = z.strictObject({ refresh_token: refreshToken.optional() });
+const LogoutBody = z.strictObject({ refresh_token: refreshToken.optional() });
+const PasswordBody = z.strictObject({ current_password: loginPassword, new_password: password });
+const SessionId = z.uuid();
+
+function deps(c: Context<AppEnv>): auth.AuthDeps {
+  return { env: c.env, config: c.get('config'), meta: requestMeta(c), now: c.get('now')() };
+}
+
+/** RFC 6749 section 5.1 shape; in cookie mode the tokens go only into Set-Cookie. */
+function tokenResponse(c: Context<AppEnv>, issued: auth.Issued, mode: 'bearer' | 'cookie'): Response {
+  const body = {
+    token_type: 'Bearer',
+    expires_in: issued.access.expiresIn,
+    refresh_expires_in: issued.refreshExpiresIn,
+    user: issued.user,
+  };
+  if (mode === 'cookie') {
+    setSessionCookies(c, {
+      accessToken: issued.access.token,
+      accessMaxAge: issued.access.expiresIn,
+      refreshToken: issued.refreshToken,
+      refreshMaxAge: issued.refreshExpiresIn,
+    });
+    return c.json(body);
+  }
+  return c.json({ access_token: issued.access.token, ...body, refresh_token: issued.refreshToken });
+}
+
+export const authRoutes = new Hono<AppEnv>()
+  .post('/register', async (c) => {
+    const input = await readJson(c, RegisterBody);
+    const user = await auth.register(deps(c), input);
+    return c.json({ user }, 201);
+  })
+  .post('/login', async (c) => {
+    const input = await readJson(c, LoginBody);
+    const mode = input.mode ?? 'bearer';
+    // Login CSRF: a cookie-mode login may only come from an allowed origin.
+    if (mode === 'cookie' && !originAllowed(c)) throw new AppError('csrf_failed', 'Cross-site request refused: origin not allowed.');
+    const issued = await auth.login(deps(c), input);
+    return tokenResponse(c, issued, mode);
+  })
+  .post('/refresh', async (c) => {
+    const input = await readJson(c, RefreshBody, { optional: true });
+    const cookie = refreshCookie(c);
+    const presented = input.refresh_token ?? cookie;
+    const mode = input.refresh_token === undefined && cookie !== undefined ? 'cookie' : 'bearer';
+    if (!presented) throw new AppError('invalid_request', 'refresh_token is required.');
+    try {
+      return tokenResponse(c, await auth.refresh(deps(c), presented), mode);
+    } catch (err) {
+      if (mode !== 'cookie' || !(err instanceof AppError)) throw err;
+      clearSessionCookies(c);
+      return errorResponse(c, err);
+    }
+  })
+  .post('/logout', requireAuth(), async (c) => {
+    const input = await readJson(c, LogoutBody, { optional: true });
+    const caller = c.get('auth');
+    const other = input.refresh_token ? await sessionOfRefreshToken(c.env, input.refresh_token) : undefined;
+    await auth.logout(deps(c), caller, other);
+    clearSessionCookies(c);
+    return c.body(null, 204);
+  })
+  .post('/logout-all', requireAuth(), async (c) => {
+    await auth.logoutAll(deps(c), c.get('auth'));
+    clearSessionCookies(c);
+    return c.body(null, 204);
+  })
+  .post('/password', requireAuth(), async (c) => {
+    const input = await readJson(c, PasswordBody);
+    await auth.changePassword(deps(c), c.get('auth'), { currentPassword: input.current_password, newPassword: input.new_password });
+    return c.body(null, 204);
+  })
+  .get('/me', requireAuth(), async (c) => {
+    const user = await findUserById(c.env.DB, c.get('auth').userId);
+    if (!user || user.disabled) throw invalidToken('The account no longer exists or is disabled.');
+    return c.json({ user: toPublicUser(user) });
+  })
+  .get('/sessions', requireAuth(), async (c) => {
+    const caller = c.get('auth');
+    const sessions = await listActiveSessions(c.env.DB, caller.userId, c.get('now')());
+    return c.json({ sessions: sessions.map((s) => ({ ...s, current: s.id === caller.sessionId })) });
+  })
+  .delete('/sessions/:id', requireAuth(), async (c) => {
+    const id = SessionId.safeParse(c.req.param('id'));
+    if (!id.success) throw new AppError('not_found', 'No such active session.');
+    await auth.endOwnSession(deps(c), c.get('auth'), id.data);
+    return c.body(null, 204);
+  });

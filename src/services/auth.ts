@@ -1,0 +1,153 @@
+// Account operations behind the /auth routes: registration, login, refresh, password change.
+// Routes parse and shape; the decisions live here.
+import type { Config, Env } from '../config';
+import { burnPasswordCheck, hashPassword, PasswordHashError, verifyPassword } from '../crypto/password';
+import { recordAudit } from '../db/audit';
+import { findUserById, findUserByKey, insertUser, parseRoles, setPasswordHash, toPublicUser, type PublicUser } from '../db/users';
+import type { UserRow } from '../db/schema';
+import { AppError } from '../errors';
+import type { RequestMeta } from '../lib/request-meta';
+import { USERNAME_PATTERN } from '../lib/validation';
+import { signAccessToken, type IssuedAccessToken } from '../tokens/access';
+import { keyRing } from '../tokens/keys';
+import { endSessions, endUserSessions, rotateRefreshToken, startSession } from '../tokens/refresh';
+
+export interface Issued {
+  access: IssuedAccessToken;
+  refreshToken: string;
+  refreshExpiresIn: number;
+  user: PublicUser;
+  sessionId: string;
+}
+
+interface Deps {
+  env: Env;
+  config: Config;
+  meta: RequestMeta;
+  now: number;
+}
+
+/** Hashing failures are logged by name only and surface as a generic 500: no detail leaks. */
+async function hashOrFail(password: string): Promise<string> {
+  try {
+    return await hashPassword(password);
+  } catch (err) {
+    throw err instanceof PasswordHashError ? new AppError('internal_error', undefined, { cause: err }) : err;
+  }
+}
+
+function audit(d: Deps, entry: Parameters<typeof recordAudit>[1]): Promise<void> {
+  return recordAudit(d.env.DB, { ip: d.meta.ip, userAgent: d.meta.userAgent, requestId: d.meta.requestId, ...entry }, d.now);
+}
+
+export async function register(
+  d: Deps,
+  input: { username: { username: string; key: string }; password: string; email?: string | undefined },
+): Promise<PublicUser> {
+  if (!d.config.registrationOpen) throw new AppError('registration_closed');
+  const passwordHash = await hashOrFail(input.password);
+  const row = await insertUser(
+    d.env.DB,
+    { username: input.username.username, usernameKey: input.username.key, email: input.email ?? null, passwordHash, roles: [] },
+    d.now,
+  );
+  if (!row) throw new AppError('username_taken');
+  await audit(d, { event: 'register', outcome: 'success', actorId: row.id, subjectId: row.id });
+  return toPublicUser(row);
+}
+
+async function issueFor(d: Deps, user: UserRow, sessionId: string, refreshToken: string, refreshExpiresAt: number): Promise<Issued> {
+  const access = await signAccessToken(
+    keyRing(d.env.DB, d.config),
+    d.config,
+    { userId: user.id, username: user.username, sessionId, roles: parseRoles(user.roles) },
+    d.now,
+  );
+  return { access, refreshToken, refreshExpiresIn: refreshExpiresAt - d.now, user: toPublicUser(user), sessionId };
+}
+
+/**
+ * Same answer for an unknown user, a wrong password and a disabled account, with the same
+ * hashing work in each case, so neither the body nor the timing tells which it was.
+ */
+export async function login(d: Deps, input: { username: { username: string; key: string }; password: string }): Promise<Issued> {
+  const user = USERNAME_PATTERN.test(input.username.username) ? await findUserByKey(d.env.DB, input.username.key) : undefined;
+  if (!user) {
+    await burnPasswordCheck(input.password).catch(() => undefined);
+    await audit(d, { event: 'login', outcome: 'failure', detail: { reason: 'unknown_user' } });
+    throw new AppError('invalid_credentials');
+  }
+  let verified;
+  try {
+    verified = await verifyPassword(input.password, user.passwordHash);
+  } catch (err) {
+    throw new AppError('internal_error', undefined, { cause: err });
+  }
+  if (!verified.ok || user.disabled) {
+    await audit(d, { event: 'login', outcome: 'failure', subjectId: user.id, detail: { reason: verified.ok ? 'disabled' : 'bad_password' } });
+    throw new AppError('invalid_credentials');
+  }
+  if (verified.needsRehash) await setPasswordHash(d.env.DB, user.id, await hashOrFail(input.password), d.now);
+
+  const session = await startSession(d.env, d.config, user.id, d.meta, d.now);
+  await audit(d, { event: 'login', outcome: 'success', actorId: user.id, subjectId: user.id, detail: { session: session.sessionId } });
+  return issueFor(d, user, session.sessionId, session.refreshToken, session.refreshExpiresAt);
+}
+
+export async function refresh(d: Deps, presented: string): Promise<Issued> {
+  const outcome = await rotateRefreshToken(d.env, d.config, presented, d.meta, d.now);
+  if (outcome.kind === 'reuse') {
+    await audit(d, {
+      event: 'refresh_reuse_detected',
+      outcome: 'failure',
+      subjectId: outcome.userId,
+      detail: { session: outcome.sessionId, action: 'session_revoked' },
+    });
+    throw new AppError('invalid_grant');
+  }
+  // Roles and the disabled flag are read fresh on every refresh.
+  const user = await findUserById(d.env.DB, outcome.userId);
+  if (!user || user.disabled) {
+    await endSessions(d.env, d.config, [outcome.sessionId], user ? 'user_disabled' : 'user_deleted', d.now);
+    throw new AppError('invalid_grant');
+  }
+  return issueFor(d, user, outcome.sessionId, outcome.refreshToken, outcome.refreshExpiresAt);
+}
+
+export async function changePassword(
+  d: Deps,
+  caller: { userId: string; sessionId: string },
+  input: { currentPassword: string; newPassword: string },
+): Promise<void> {
+  const user = await findUserById(d.env.DB, caller.userId);
+  if (!user) throw new AppError('invalid_token');
+  const verified = await verifyPassword(input.currentPassword, user.passwordHash).catch((err: unknown) => {
+    throw new AppError('internal_error', undefined, { cause: err });
+  });
+  if (!verified.ok) {
+    await audit(d, { event: 'password_change', outcome: 'failure', actorId: user.id, subjectId: user.id, detail: { reason: 'bad_password' } });
+    throw new AppError('invalid_credentials', 'The current password is incorrect.');
+  }
+  await setPasswordHash(d.env.DB, user.id, await hashOrFail(input.newPassword), d.now);
+  const ended = await endUserSessions(d.env, d.config, user.id, 'password_change', d.now, caller.sessionId);
+  await audit(d, { event: 'password_change', outcome: 'success', actorId: user.id, subjectId: user.id, detail: { sessions_ended: ended } });
+}
+
+export async function logout(d: Deps, caller: { userId: string; sessionId: string }, otherSessionId?: string): Promise<void> {
+  const ids = otherSessionId && otherSessionId !== caller.sessionId ? [caller.sessionId, otherSessionId] : [caller.sessionId];
+  await endSessions(d.env, d.config, ids, 'logout', d.now, caller.userId);
+  await audit(d, { event: 'logout', outcome: 'success', actorId: caller.userId, subjectId: caller.userId, detail: { session: caller.sessionId } });
+}
+
+export async function logoutAll(d: Deps, caller: { userId: string }): Promise<void> {
+  const ended = await endUserSessions(d.env, d.config, caller.userId, 'logout_all', d.now);
+  await audit(d, { event: 'logout_all', outcome: 'success', actorId: caller.userId, subjectId: caller.userId, detail: { sessions_ended: ended } });
+}
+
+export async function endOwnSession(d: Deps, caller: { userId: string }, sessionId: string): Promise<void> {
+  const ended = await endSessions(d.env, d.config, [sessionId], 'user_ended', d.now, caller.userId);
+  if (ended === 0) throw new AppError('not_found', 'No such active session.');
+  await audit(d, { event: 'session_end', outcome: 'success', actorId: caller.userId, subjectId: caller.userId, detail: { session: sessionId } });
+}
+
+export type { Deps as AuthDeps };

@@ -1,0 +1,107 @@
+// Access tokens: JWTs per RFC 9068 (`typ: at+jwt`), verified per RFC 8725: the algorithm is
+// pinned to the configured one, the key comes only from our key ring by `kid` (never from the
+// token: `jwk`, `jku`, `x5u`, `x5c` headers are refused), and `iss`, `aud`, `exp`, `nbf` are checked.
+import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import type { Config } from '../config';
+import { AppError, invalidToken } from '../errors';
+import { randomId } from '../crypto/random';
+import type { KeyRing } from './keys';
+
+export const ACCESS_TOKEN_TYPE = 'at+jwt';
+/** Longer tokens are refused before any parsing. Ours are well under 1 KiB. */
+export const MAX_TOKEN_LENGTH = 4096;
+const KEY_BEARING_HEADERS = ['jwk', 'jku', 'x5u', 'x5c'] as const;
+
+export interface AccessClaims {
+  sub: string;
+  /** The username at signing time (OIDC's preferred_username), so routes need no D1 read. */
+  username: string;
+  sid: string;
+  jti: string;
+  roles: string[];
+  iat: number;
+  exp: number;
+}
+
+export interface IssuedAccessToken {
+  token: string;
+  jti: string;
+  exp: number;
+  expiresIn: number;
+}
+
+export async function signAccessToken(
+  ring: KeyRing,
+  config: Config,
+  subject: { userId: string; username: string; sessionId: string; roles: string[] },
+  now: number,
+): Promise<IssuedAccessToken> {
+  const key = await ring.signingKey(now);
+  const jti = randomId();
+  const exp = now + config.accessTtl;
+  const token = await new SignJWT({ sid: subject.sessionId, username: subject.username, roles: subject.roles })
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYPE })
+    .setIssuer(config.issuer)
+    .setAudience(config.audience[0]!)
+    .setSubject(subject.userId)
+    .setIssuedAt(now)
+    .setExpirationTime(exp)
+    .setJti(jti)
+    .sign(key.key);
+  return { token, jti, exp, expiresIn: config.accessTtl };
+}
+
+/** Maps jose's failure codes to the API's messages in one place. Never includes the token. */
+function explain(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof joseErrors.JWTExpired) return invalidToken('The access token has expired.', err);
+  if (err instanceof joseErrors.JWTClaimValidationFailed) return invalidToken(`The access token's "${err.claim}" claim is not acceptable.`, err);
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return invalidToken('The access token signature is invalid.', err);
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return invalidToken('The access token algorithm is not allowed.', err);
+  return invalidToken('The access token is malformed.', err);
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((v) => typeof v === 'string');
+}
+
+/** Verifies signature and claims; does not check revocation (see tokens/revocation.ts). */
+export async function verifyAccessToken(ring: KeyRing, config: Config, token: string, now: number): Promise<AccessClaims> {
+  if (token.length > MAX_TOKEN_LENGTH || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token)) {
+    throw invalidToken('The access token is malformed.');
+  }
+  let header: ReturnType<typeof decodeProtectedHeader>;
+  try {
+    header = decodeProtectedHeader(token);
+  } catch (err) {
+    throw explain(err);
+  }
+  if (header.alg !== config.alg) throw invalidToken('The access token algorithm is not allowed.');
+  if (KEY_BEARING_HEADERS.some((name) => name in header)) throw invalidToken('The access token carries its own key.');
+  if (typeof header.kid !== 'string' || header.kid.length === 0 || header.kid.length > 128) {
+    throw invalidToken('The access token has no key id.');
+  }
+  const key = await ring.verifyKey(header.kid, now);
+  if (!key) throw invalidToken('The access token key is unknown.');
+
+  try {
+    const { payload } = await jwtVerify(token, key, {
+      algorithms: [config.alg],
+      issuer: config.issuer,
+      audience: config.audience,
+      typ: ACCESS_TOKEN_TYPE,
+      clockTolerance: config.leeway,
+      currentDate: new Date(now * 1000),
+      requiredClaims: ['sub', 'iat', 'exp', 'jti', 'sid'],
+    });
+    const { sub, sid, jti, roles, iat, exp, username } = payload;
+    if (typeof sub !== 'string' || typeof sid !== 'string' || typeof username !== 'string' || typeof jti !== 'string' || !isStringArray(roles) ||
+        typeof iat !== 'number' || typeof exp !== 'number') {
+      throw invalidToken('The access token claims are malformed.');
+    }
+    if (iat > now + config.leeway) throw invalidToken('The access token was issued in the future.');
+    return { sub, username, sid, jti, roles, iat, exp };
+  } catch (err) {
+    throw explain(err);
+  }
+}

@@ -1,0 +1,177 @@
+// Refresh tokens: opaque 256-bit values, rotated on every use. KV holds `refresh:<sha256>` ->
+// {sid, uid} so a token finds its session in one read at the edge; D1 (db/sessions.ts) holds the
+// authoritative state and decides every rotation with one conditional UPDATE.
+//
+// Successors are derived, not random: successor = HMAC(K, sid || parent). Two requests racing with
+// the same parent therefore compute the same successor without sharing any state; the one whose
+// UPDATE wins stores it, the others find it stored and, inside REFRESH_REUSE_GRACE, return it too.
+// K is derived from KEY_ENCRYPTION_KEY, so nobody without the secret can compute a successor.
+import type { Config } from '../config';
+import { AppError } from '../errors';
+import { b64url, utf8 } from '../crypto/encoding';
+import { sha256 } from '../crypto/digest';
+import { deriveHmacKey } from '../crypto/encrypt';
+import { randomId, randomToken } from '../crypto/random';
+import {
+  findSession,
+  findSessionByRefreshHash,
+  insertSession,
+  revokeSession,
+  revokeUserSessions,
+  rotateSession,
+  touchSession,
+} from '../db/sessions';
+import type { SessionRow } from '../db/schema';
+import { KV_MIN_TTL_SECONDS, revokeSessionTokens } from './revocation';
+
+const REFRESH_TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/; // 32 bytes, base64url
+const recordKey = (hash: string) => `refresh:${hash}`;
+
+interface RefreshRecord {
+  sid: string;
+  uid: string;
+}
+
+export interface Stores {
+  DB: D1Database;
+  KV: KVNamespace;
+}
+
+export interface ClientMeta {
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export interface IssuedRefresh {
+  sessionId: string;
+  userId: string;
+  refreshToken: string;
+  refreshExpiresAt: number;
+}
+
+export type RefreshOutcome =
+  | ({ kind: 'rotated' | 'grace' } & IssuedRefresh)
+  | { kind: 'reuse'; sessionId: string; userId: string };
+
+const successorKeys = new Map<string, Promise<CryptoKey>>();
+
+async function successorOf(config: Config, sid: string, parent: string): Promise<string> {
+  let key = successorKeys.get(config.keyEncryptionKey);
+  if (!key) successorKeys.set(config.keyEncryptionKey, (key = deriveHmacKey(config.keyEncryptionKey, 'refresh-successor')));
+  const mac = await crypto.subtle.sign('HMAC', await key, utf8(`${sid}.${parent}`));
+  return b64url(new Uint8Array(mac));
+}
+
+async function putRecord(kv: KVNamespace, hash: string, record: RefreshRecord, expiresAt: number, now: number): Promise<void> {
+  await kv.put(recordKey(hash), JSON.stringify(record), { expirationTtl: Math.max(KV_MIN_TTL_SECONDS, expiresAt - now) });
+}
+
+/** A login starts a session: a new refresh-token family with its own id (`sid`). */
+export async function startSession(stores: Stores, config: Config, userId: string, meta: ClientMeta, now: number): Promise<IssuedRefresh> {
+  const sessionId = randomId();
+  const refreshToken = randomToken(32);
+  const hash = await sha256(refreshToken);
+  const expiresAt = now + config.sessionMaxAge;
+  const refreshExpiresAt = Math.min(now + config.refreshTtl, expiresAt);
+  await insertSession(stores.DB, { id: sessionId, userId, refreshHash: hash, refreshExpiresAt, expiresAt, ...meta }, now);
+  await putRecord(stores.KV, hash, { sid: sessionId, uid: userId }, refreshExpiresAt, now);
+  return { sessionId, userId, refreshToken, refreshExpiresAt };
+}
+
+function invalidGrant(): AppError {
+  return new AppError('invalid_grant');
+}
+
+async function sessionOf(stores: Stores, hash: string): Promise<string | undefined> {
+  const record = await stores.KV.get<RefreshRecord>(recordKey(hash), 'json');
+  if (record && typeof record.sid === 'string') return record.sid;
+  return (await findSessionByRefreshHash(stores.DB, hash))?.id;
+}
+
+/**
+ * Exchanges a refresh token for its successor. Throws invalid_grant for unknown, expired or
+ * revoked tokens; returns `reuse` (after revoking the session) when a parent is replayed outside
+ * the grace window.
+ */
+export async function rotateRefreshToken(
+  stores: Stores,
+  config: Config,
+  presented: string,
+  meta: ClientMeta,
+  now: number,
+): Promise<RefreshOutcome> {
+  if (!REFRESH_TOKEN_PATTERN.test(presented)) throw invalidGrant();
+  const hash = await sha256(presented);
+  const sid = await sessionOf(stores, hash);
+  if (!sid) throw invalidGrant();
+
+  const successor = await successorOf(config, sid, presented);
+  const successorHash = await sha256(successor);
+  const rotated = await rotateSession(
+    stores.DB,
+    { id: sid, presentedHash: hash, successorHash, refreshTtl: config.refreshTtl, meta },
+    now,
+  );
+  if (rotated) {
+    await putRecord(stores.KV, successorHash, { sid, uid: rotated.userId }, rotated.refreshExpiresAt, now);
+    return { kind: 'rotated', ...issued(rotated, successor) };
+  }
+
+  const session = await findSession(stores.DB, sid);
+  if (!session || session.revokedAt !== null || session.expiresAt <= now || session.refreshExpiresAt <= now) {
+    throw invalidGrant();
+  }
+  const isParent = session.previousHash === hash && session.currentHash === successorHash;
+  if (isParent && session.rotatedAt !== null && now - session.rotatedAt <= config.reuseGrace) {
+    await touchSession(stores.DB, sid, now);
+    return { kind: 'grace', ...issued(session, successor) };
+  }
+  // A token of this family that is no longer current, outside the grace window: a replay.
+  await endSessions(stores, config, [sid], 'refresh_reuse', now);
+  return { kind: 'reuse', sessionId: sid, userId: session.userId };
+}
+
+function issued(session: SessionRow, refreshToken: string): IssuedRefresh {
+  return { sessionId: session.id, userId: session.userId, refreshToken, refreshExpiresAt: session.refreshExpiresAt };
+}
+
+/** The session a refresh token belongs to, without using it (logout with a refresh token). */
+export async function sessionOfRefreshToken(stores: Stores, presented: string): Promise<string | undefined> {
+  if (!REFRESH_TOKEN_PATTERN.test(presented)) return undefined;
+  return sessionOf(stores, await sha256(presented));
+}
+
+/**
+ * Ends sessions: D1 first (refresh is refused at once, everywhere), then the KV revocation list
+ * (access tokens refused within KV's propagation bound). Optionally restricted to one user.
+ */
+export async function endSessions(
+  stores: Stores,
+  config: Config,
+  ids: readonly string[],
+  reason: string,
+  now: number,
+  userId?: string,
+): Promise<number> {
+  const revoked = [];
+  for (const id of ids) {
+    const row = await revokeSession(stores.DB, id, reason, now, userId);
+    if (row) revoked.push(row);
+  }
+  await revokeSessionTokens(stores.KV, revoked, { accessTtl: config.accessTtl, leeway: config.leeway }, reason, now);
+  return revoked.length;
+}
+
+/** Ends every live session of a user (logout everywhere, password change, admin action). */
+export async function endUserSessions(
+  stores: Stores,
+  config: Config,
+  userId: string,
+  reason: string,
+  now: number,
+  exceptSessionId?: string,
+): Promise<number> {
+  const revoked = await revokeUserSessions(stores.DB, userId, reason, now, exceptSessionId);
+  await revokeSessionTokens(stores.KV, revoked, { accessTtl: config.accessTtl, leeway: config.leeway }, reason, now);
+  return revoked.length;
+}
