@@ -1,0 +1,106 @@
+// Building Workers exactly as a deploy would: `wrangler deploy --dry-run --outdir <dir>`.
+// The bench then runs that output, not the sources, so what we measure (and weigh) is what
+// Cloudflare would receive.
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, extname, join, relative, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
+
+const require = createRequire(import.meta.url);
+
+/** Module types Miniflare needs for each file wrangler emits (it cannot guess wasm from bytes). */
+const MODULE_TYPES = {
+  '.js': 'ESModule',
+  '.mjs': 'ESModule',
+  '.cjs': 'CommonJS',
+  '.wasm': 'CompiledWasm',
+  '.txt': 'Text',
+  '.html': 'Text',
+  '.sql': 'Text',
+  '.bin': 'Data',
+};
+
+/**
+ * Run a command with a hard time limit; resolves with its combined output, rejects on a non-zero
+ * exit or on the time limit (so a hung build can never stall `npm run bench`).
+ */
+export function run(cmd, args, { cwd, env, timeoutMs = 120_000 } = {}) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${cmd} ${args.join(' ')}: killed after ${timeoutMs / 1000} s\n${out}`));
+    }, timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolvePromise(out);
+      else reject(new Error(`${cmd} ${args.join(' ')} exited ${code}\n${out}`));
+    });
+  });
+}
+
+function listFiles(dir) {
+  const files = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) files.push(...listFiles(path));
+    else files.push(path);
+  }
+  return files;
+}
+
+/**
+ * `wrangler deploy --dry-run --outdir <outdir> -c <config>`, then describe the output: the
+ * module list Miniflare needs, and the upload size computed the way wrangler computes it
+ * (gzip of all modules concatenated, main module first), which is what counts against
+ * Cloudflare's Worker size limit.
+ */
+export async function buildWorker({ name, config, outdir, root }) {
+  // Absolute outdir: wrangler resolves a relative --outdir against the config file's folder for
+  // the bundle but against the cwd for its README, so a relative path splits the output.
+  const out = resolve(root, outdir);
+  rmSync(out, { recursive: true, force: true });
+  const wranglerPkg = require.resolve('wrangler/package.json', { paths: [root] });
+  const wranglerBin = join(dirname(wranglerPkg), JSON.parse(readFileSync(wranglerPkg, 'utf8')).bin.wrangler);
+  const started = performance.now();
+  const log = await run(process.execPath, [wranglerBin, 'deploy', '--dry-run', '--outdir', out, '-c', resolve(root, config)], {
+    cwd: root,
+    // No telemetry: this machine may only talk to 127.0.0.1 and the package registry.
+    env: { WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_COLOR: '1', FORCE_COLOR: '0' },
+  });
+  const buildMs = performance.now() - started;
+
+  const files = listFiles(out).filter((f) => !f.endsWith('.map') && !f.endsWith('README.md'));
+  const modules = [];
+  for (const path of files) {
+    const type = MODULE_TYPES[extname(path)];
+    if (!type) throw new Error(`${name}: wrangler emitted ${relative(out, path)}, a file type this bench cannot load`);
+    modules.push({ type, path, bytes: statSync(path).size });
+  }
+  // The entry module is index.js; wrangler lists it first when it measures the upload.
+  modules.sort((a, b) => Number(b.path.endsWith('/index.js')) - Number(a.path.endsWith('/index.js')) || a.path.localeCompare(b.path));
+  if (!modules[0]?.path.endsWith('/index.js')) throw new Error(`${name}: no index.js in ${out}`);
+
+  const contents = modules.map((m) => readFileSync(m.path));
+  const rawBytes = contents.reduce((n, c) => n + c.length, 0);
+  const gzipBytes = gzipSync(Buffer.concat(contents)).length;
+  // wrangler's own figure, for a cross-check in the report (format: "Total Upload: X KiB / gzip: Y KiB").
+  const reported = /Total Upload:\s*([\d.]+) KiB \/ gzip: ([\d.]+) KiB/.exec(log.replace(/\x1b\[[0-9;]*m/g, ''));
+  return {
+    name,
+    outdir: out,
+    modules: modules.map((m) => ({ type: m.type, path: m.path, name: relative(out, m.path), bytes: m.bytes })),
+    rawBytes,
+    gzipBytes,
+    wranglerGzipKiB: reported ? Number(reported[2]) : null,
+    buildMs,
+  };
+}

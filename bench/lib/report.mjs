@@ -1,0 +1,128 @@
+// Turning slices into numbers people can compare: per-scenario summaries, ratios measured round
+// by round, the markdown table, and the README block between the bench markers.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { percentile } from './load.mjs';
+
+export const README_START = '<!-- bench:start -->';
+export const README_END = '<!-- bench:end -->';
+
+export function median(values) {
+  const v = values.filter((x) => x !== null && Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+/**
+ * One scenario over all rounds. Throughput is the median of the rounds (robust to one noisy
+ * slice); latency percentiles come from all 2xx responses of all rounds pooled together.
+ */
+export function summarize(scenario, slices) {
+  const pooled = slices.flatMap((s) => s.latencies).sort((a, b) => a - b);
+  const statusCodes = {};
+  for (const s of slices) for (const [code, n] of Object.entries(s.statusCodes)) statusCodes[code] = (statusCodes[code] ?? 0) + n;
+  return {
+    id: scenario.id,
+    label: scenario.label,
+    target: scenario.target,
+    method: scenario.request.method ?? 'GET',
+    path: scenario.request.path,
+    connections: scenario.connections,
+    rps: median(slices.map((s) => s.rps)),
+    p50: percentile(pooled, 50),
+    p99: percentile(pooled, 99),
+    requests: pooled.length,
+    errors: slices.reduce((n, s) => n + s.errors, 0),
+    statusCodes,
+    rounds: slices.map(({ latencies, ...rest }) => rest),
+  };
+}
+
+/**
+ * Ratio of two scenarios' throughput, computed per round and then the median taken: both slices
+ * of a round ran back to back, so slow drift of the machine (thermal, noisy neighbours) affects
+ * numerator and denominator alike and cancels.
+ */
+export function ratio(a, b) {
+  const n = Math.min(a.rounds.length, b.rounds.length);
+  const perRound = [];
+  for (let i = 0; i < n; i++) perRound.push(b.rounds[i].rps > 0 ? a.rounds[i].rps / b.rounds[i].rps : null);
+  return { median: median(perRound), perRound };
+}
+
+const fmt = {
+  rps: (x) => (x === null ? '-' : x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toFixed(1)),
+  ms: (x) => (x === null ? '-' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2)),
+  ratio: (r) => (r?.median == null ? '' : `${r.median.toFixed(2)}×`),
+  kib: (bytes) => `${(bytes / 1024).toFixed(1)} KiB`,
+};
+
+export function scenarioTable(results) {
+  const lines = [
+    '| scenario | conns | req/s | p50 ms | p99 ms | errors | req/s vs bare | req/s vs reference |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const s of results.scenarios) {
+    const name = `${s.label} (\`${s.method} ${s.path}\`)`;
+    lines.push(
+      `| ${name} | ${s.connections} | ${fmt.rps(s.rps)} | ${fmt.ms(s.p50)} | ${fmt.ms(s.p99)} | ${s.errors} | ${s.id === 'bare' ? '1.00×' : fmt.ratio(s.vsBare)} | ${fmt.ratio(s.vsReference)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export function bundleLine(bundle) {
+  const verdict = bundle.withinBudget ? 'within' : '**OVER**';
+  return `Worker bundle (${bundle.modules.length} modules, as uploaded): ${fmt.kib(bundle.gzipBytes)} gzip (${fmt.kib(bundle.rawBytes)} raw); budget ${fmt.kib(bundle.budgetBytes)} gzip: ${verdict}.`;
+}
+
+export function storageTable(storage) {
+  if (!storage) return '';
+  const keys = ['kv.get', 'kv.put', 'kv.delete', 'd1.queries', 'd1.batches', 'subtle.importKey', 'subtle.sign', 'subtle.verify', 'subtle.digest', 'subtle.decrypt'];
+  const lines = [
+    `Storage and crypto calls per request (instrumented build, ${storage.requests} sequential requests each after one warm-up; not timed):`,
+    '',
+    `| scenario | ${keys.join(' | ')} |`,
+    `| --- | ${keys.map(() => '---:').join(' | ')} |`,
+  ];
+  for (const row of storage.rows) {
+    lines.push(`| ${row.id} | ${keys.map((k) => (row.perRequest[k] ? row.perRequest[k].toFixed(2).replace(/\.00$/, '') : '0')).join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+export function markdown(results) {
+  const m = results.machine;
+  const parts = [
+    `### edge-auth benchmark`,
+    '',
+    `- date: ${results.date}`,
+    `- machine: ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB RAM, ${m.os}; Node ${m.node}; 1-min load average ${m.loadAverage1mAtStart} at start (other work on the machine adds noise)`,
+    `- runtime: workerd ${results.versions.workerd} via miniflare ${results.versions.miniflare} (direct sockets), load: autocannon ${results.versions.autocannon} on 127.0.0.1`,
+    `- command: \`${results.command}\` (commit ${results.git.commit}${results.git.dirty ? ', uncommitted changes' : ''})`,
+    `- method: ${results.settings.rounds} interleaved rounds of ${results.settings.duration} s per scenario (order reversed every other round), after ${results.settings.warmup} s warm-up each; req/s is the median of the rounds, ratios are medians of per-round ratios, latencies pool all rounds' 2xx responses`,
+    '',
+    scenarioTable(results),
+    '',
+    bundleLine(results.bundle),
+    '',
+  ];
+  if (results.storage) parts.push(storageTable(results.storage), '');
+  parts.push(`Total bench time: ${results.totalSeconds.toFixed(0)} s. Absolute numbers depend on this 2-core machine, which also runs the load generator; compare ratios.`);
+  return parts.join('\n') + '\n';
+}
+
+/**
+ * Replace what lies between the README markers. Touches nothing else and does nothing at all
+ * (returns false) unless both markers exist, in order.
+ */
+export function updateReadme(readmePath, block) {
+  if (!existsSync(readmePath)) return false;
+  const text = readFileSync(readmePath, 'utf8');
+  const start = text.indexOf(README_START);
+  const end = text.indexOf(README_END, start + README_START.length);
+  if (start < 0 || end < 0) return false;
+  const updated = `${text.slice(0, start + README_START.length)}\n${block.trim()}\n${text.slice(end)}`;
+  if (updated !== text) writeFileSync(readmePath, updated);
+  return true;
+}

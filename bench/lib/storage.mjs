@@ -1,0 +1,57 @@
+// Counting what each request does, not how long it takes: the service wrapped with counters
+// (bench/instrument/index.ts) runs in its own workerd with fresh storage; each scenario gets one
+// warm-up request, then N sequential requests, and the counts are divided by N. This is the
+// evidence behind "this route reads D1 on every request" style findings.
+import { buildWorker } from './build.mjs';
+import { call } from './http.mjs';
+import { applyMigrations, startWorker } from './workers.mjs';
+
+const REQUESTS = 20;
+const LOGIN_REQUESTS = 5; // each one is an argon2id hash
+
+export async function measureStorage({ root, compat, d1, kv, vars, secrets, migrationsDir, track }) {
+  const build = await buildWorker({ name: 'edge-auth-instrumented', config: 'bench/instrument/wrangler.toml', outdir: 'bench/out/instrument', root });
+  const start = async (alg) => {
+    const w = await startWorker({ build, compat, bindings: { ...vars, ...secrets, JWT_ALG: alg }, d1, kv });
+    track(w);
+    for (const binding of d1) await applyMigrations(w, binding, migrationsDir);
+    return w;
+  };
+  const hs = await start('HS256');
+  const es = await start('ES256');
+
+  const user = { username: 'bench-count-0', password: secrets.JWT_SECRET.slice(0, 20) };
+  for (const w of [hs, es]) await call(w.url, '/auth/register', { method: 'POST', body: user, expect: 201 });
+  const hsSession = (await call(hs.url, '/auth/login', { method: 'POST', body: user, expect: 200 })).json;
+  let esSession = (await call(es.url, '/auth/login', { method: 'POST', body: user, expect: 200 })).json;
+
+  const scenarios = [
+    { id: 'private-hs256', w: hs, n: REQUESTS, send: () => call(hs.url, '/api/private', { token: hsSession.access_token, expect: 200 }) },
+    { id: 'private-es256', w: es, n: REQUESTS, send: () => call(es.url, '/api/private', { token: esSession.access_token, expect: 200 }) },
+    { id: 'jwks', w: es, n: REQUESTS, send: () => call(es.url, '/.well-known/jwks.json', { expect: 200 }) },
+    {
+      id: 'refresh',
+      w: es,
+      n: REQUESTS,
+      send: async () => {
+        esSession = (await call(es.url, '/auth/refresh', { method: 'POST', body: { refresh_token: esSession.refresh_token }, expect: 200 })).json;
+      },
+    },
+    { id: 'login', w: es, n: LOGIN_REQUESTS, send: () => call(es.url, '/auth/login', { method: 'POST', body: user, expect: 200 }) },
+  ];
+
+  const rows = [];
+  for (const s of scenarios) {
+    await s.send(); // warm: module init, key ring load, wasm instantiation
+    await call(s.w.url, '/__bench/counts', { expect: 200 }); // reset
+    for (let i = 0; i < s.n; i++) await s.send();
+    const { counts, queries } = (await call(s.w.url, '/__bench/counts', { expect: 200 })).json;
+    const perRequest = Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, v / s.n]));
+    const sql = Object.entries(queries)
+      .sort((a, b) => b[1] - a[1])
+      .map(([text, count]) => ({ perRequest: count / s.n, sql: text.replace(/\s+/g, ' ').slice(0, 200) }));
+    rows.push({ id: s.id, requests: s.n, perRequest, sql });
+  }
+  await Promise.all([hs, es].map((w) => w.mf.dispose()));
+  return { requests: REQUESTS, loginRequests: LOGIN_REQUESTS, rows };
+}

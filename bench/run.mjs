@@ -1,0 +1,350 @@
+#!/usr/bin/env node
+// `npm run bench`: build the service Worker bundle (plus a bare Worker and a hono/jwt reference
+// Worker), run each built bundle in workerd with real local D1 and KV, seed it over HTTP, load
+// it with autocannon in interleaved rounds, and report throughput, latency, ratios and bundle
+// size. See bench/README.md for what each number means and how to read it.
+import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, platform, release, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { parseArgs } from 'node:util';
+import { unstable_readConfig } from 'wrangler';
+import { buildWorker } from './lib/build.mjs';
+import { call, mapLimit } from './lib/http.mjs';
+import { loadSlice } from './lib/load.mjs';
+import { markdown, ratio, summarize, updateReadme } from './lib/report.mjs';
+import { measureStorage } from './lib/storage.mjs';
+import { applyMigrations, startWorker } from './lib/workers.mjs';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const OUT = join(ROOT, 'bench/out'); // gitignored scratch: bundles, worker logs
+const RESULTS = join(ROOT, 'bench/results');
+const BUDGET_FILE = join(ROOT, 'bench/budget.json');
+const requireFrom = createRequire(join(ROOT, 'package.json'));
+// The whole run must end well inside 10 minutes on 2 cores; this is the backstop, not the plan
+// (the plan is ~3 minutes with the defaults).
+const HARD_LIMIT_SECONDS = 570;
+
+const USAGE = `usage: npm run bench [-- options]
+  --rounds N         interleaved rounds per scenario (default 5)
+  --duration S       seconds per scenario slice (default 3)
+  --warmup S         unmeasured seconds per scenario before the rounds (default 1)
+  --only a,b         run only these scenario ids (the bare route always runs: ratios need it)
+  --no-storage       skip the instrumented storage/crypto call count
+  --update-readme    replace README.md between <!-- bench:start --> and <!-- bench:end -->
+  --help`;
+
+const { values: opts } = parseArgs({
+  options: {
+    // Many short rounds rather than few long ones: this machine is shared, and a burst of
+    // someone else's work spoils one slice; the median of 5 per-round ratios shrugs that off.
+    rounds: { type: 'string', default: '5' },
+    duration: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '1' },
+    only: { type: 'string' },
+    'no-storage': { type: 'boolean', default: false },
+    'update-readme': { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (opts.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const ROUNDS = positiveInt(opts.rounds, '--rounds');
+const DURATION = positiveInt(opts.duration, '--duration');
+const WARMUP = Number(opts.warmup);
+
+function positiveInt(raw, name) {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`${name} must be a whole number >= 1\n${USAGE}`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const started = performance.now();
+const running = []; // every Miniflare we started, so every exit path disposes them
+const say = (msg) => console.error(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s] ${msg}`);
+
+async function shutdown() {
+  await Promise.allSettled(running.map((w) => w.mf.dispose()));
+}
+
+const watchdog = setTimeout(async () => {
+  say(`still running after ${HARD_LIMIT_SECONDS} s: giving up`);
+  await Promise.race([shutdown(), new Promise((r) => setTimeout(r, 5000))]);
+  process.exit(3);
+}, HARD_LIMIT_SECONDS * 1000);
+
+/** Installed version of a package; workerd is the one miniflare itself resolves (it may be nested). */
+function versionOf(pkg) {
+  try {
+    const from = pkg === 'workerd' ? createRequire(requireFrom.resolve('miniflare')) : requireFrom;
+    return JSON.parse(readFileSync(from.resolve(`${pkg}/package.json`), 'utf8')).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function gitInfo() {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'migrations', 'wrangler.toml', 'package.json', 'bench'], { cwd: ROOT }).toString().trim() !== '';
+    return { commit, dirty };
+  } catch {
+    return { commit: 'none', dirty: true };
+  }
+}
+
+/** The first JWT header of a token, decoded (to find the kid the service signs with). */
+function jwtHeader(token) {
+  return JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString('utf8'));
+}
+
+async function main() {
+  // Other work on the machine skews everything; the load average says how busy it was.
+  const loadBefore = loadavg()[0];
+  mkdirSync(OUT, { recursive: true });
+  mkdirSync(RESULTS, { recursive: true });
+
+  // --- Configuration comes from the service's own wrangler.toml, as a deploy would read it. ----
+  const wrangler = unstable_readConfig({ config: join(ROOT, 'wrangler.toml') });
+  const compat = { date: wrangler.compatibility_date, flags: wrangler.compatibility_flags ?? [] };
+  const d1 = (wrangler.d1_databases ?? []).map((d) => d.binding);
+  const kv = (wrangler.kv_namespaces ?? []).map((k) => k.binding);
+  const migrationsDir = join(ROOT, wrangler.d1_databases?.[0]?.migrations_dir ?? 'migrations');
+  const vars = { ...wrangler.vars };
+  // Secrets are random per run (the service refuses short or missing ones); never printed.
+  const secrets = {
+    JWT_SECRET: randomBytes(32).toString('base64url'),
+    KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
+  };
+
+  // --- Build: the service exactly as deployed, and the two comparison Workers the same way. ----
+  say('building Workers with wrangler deploy --dry-run');
+  const service = await buildWorker({ name: 'edge-auth', config: 'wrangler.toml', outdir: 'bench/out/service', root: ROOT });
+  const bare = await buildWorker({ name: 'bench-bare', config: 'bench/bare/wrangler.toml', outdir: 'bench/out/bare', root: ROOT });
+  const reference = await buildWorker({ name: 'bench-reference', config: 'bench/reference/wrangler.toml', outdir: 'bench/out/reference', root: ROOT });
+  const budget = JSON.parse(readFileSync(BUDGET_FILE, 'utf8'));
+  const bundle = {
+    modules: service.modules.map(({ name, type, bytes }) => ({ name, type, bytes })),
+    rawBytes: service.rawBytes,
+    gzipBytes: service.gzipBytes,
+    wranglerGzipKiB: service.wranglerGzipKiB,
+    budgetBytes: Math.round(budget.gzipKiB * 1024),
+    withinBudget: service.gzipBytes <= budget.gzipKiB * 1024,
+  };
+  say(`service bundle: ${(bundle.gzipBytes / 1024).toFixed(1)} KiB gzip (wrangler says ${bundle.wranglerGzipKiB} KiB), budget ${budget.gzipKiB} KiB`);
+
+  // --- Start: one workerd per target; the service twice, once per signing algorithm. ----------
+  say('starting workerd (miniflare) targets');
+  const logFile = (name) => join(OUT, `${name}.log`);
+  const start = async (build, label, extra) => {
+    const w = await startWorker({ build, compat, logFile: logFile(label), ...extra });
+    running.push(w);
+    return w;
+  };
+  const bareW = await start(bare, 'bare', { kv: ['KV'] });
+  const svcHS = await start(service, 'service-hs256', { bindings: { ...vars, ...secrets, JWT_ALG: 'HS256' }, d1, kv });
+  const svcES = await start(service, 'service-es256', { bindings: { ...vars, ...secrets, JWT_ALG: 'ES256' }, d1, kv });
+  for (const w of [svcHS, svcES]) for (const binding of d1) await applyMigrations(w, binding, migrationsDir);
+
+  // --- Seed over HTTP, as a client would: register, then log in. --------------------------------
+  say('seeding users and sessions over HTTP');
+  const password = `bench-${randomBytes(12).toString('base64url')}`;
+  const users = (prefix, n) => Array.from({ length: n }, (_, i) => ({ username: `${prefix}${i}`, password }));
+  const register = (w) => (u) => call(w.url, '/auth/register', { method: 'POST', body: u, expect: 201 });
+  const login = (w, u) => call(w.url, '/auth/login', { method: 'POST', body: u, expect: 200 }).then((r) => r.json);
+
+  const hsUsers = users('bench-hs-', 1);
+  await mapLimit(hsUsers, 2, register(svcHS));
+  const hsSession = await login(svcHS, hsUsers[0]);
+
+  const esUsers = users('bench-es-', 4);
+  await mapLimit(esUsers, 2, register(svcES));
+  const esSession = await login(svcES, esUsers[0]);
+
+  // --- The reference Worker gets the very same keys: the HS256 secret, the ES256 public JWK. --
+  const jwks = (await call(svcES.url, '/.well-known/jwks.json', { expect: 200 })).json;
+  const esKid = jwtHeader(esSession.access_token).kid;
+  const esJwk = jwks.keys.find((k) => k.kid === esKid);
+  if (!esJwk) throw new Error(`the ES256 token's kid ${esKid} is not in the JWKS`);
+  const refVars = { JWT_ISSUER: vars.JWT_ISSUER, JWT_AUDIENCE: String(vars.JWT_AUDIENCE).split(',')[0].trim() };
+  const refHS = await start(reference, 'reference-hs256', { bindings: { ...refVars, JWT_ALG: 'HS256', JWT_SECRET: secrets.JWT_SECRET } });
+  const refES = await start(reference, 'reference-es256', { bindings: { ...refVars, JWT_ALG: 'ES256', JWT_PUBLIC_JWK: JSON.stringify(esJwk) } });
+
+  // Refresh tokens are single-use, so the refresh scenario draws from a pool that each success
+  // refills with the rotated token. A slice that ends with requests in flight loses their tokens
+  // (the server rotated, we never read the answer), so the pool is topped up between slices.
+  const refreshPool = [];
+  const REFRESH_CONNECTIONS = 4;
+  let loginCounter = 0;
+  const topUpRefreshPool = async () => {
+    const missing = Math.max(0, REFRESH_CONNECTIONS * 3 - refreshPool.length);
+    const fresh = await mapLimit(Array.from({ length: missing }), 2, () => login(svcES, esUsers[loginCounter++ % esUsers.length]));
+    refreshPool.push(...fresh.map((s) => s.refresh_token));
+  };
+
+  const json = { 'content-type': 'application/json' };
+  const bearer = (token) => ({ authorization: `Bearer ${token}` });
+  const privateOk = (r) => r.status === 200 && typeof r.json?.user?.id === 'string';
+  const all = [
+    { id: 'bare', label: 'bare route (runtime ceiling)', target: bareW, connections: 10, request: { method: 'GET', path: '/' }, ok: (r) => r.status === 200 },
+    // Calibration: one local KV read (the revocation check's shape) on the bare Worker.
+    { id: 'bare-kv', label: 'bare route + 1 KV read', target: bareW, connections: 10, request: { method: 'GET', path: '/kv' }, ok: (r) => r.status === 200 && r.json?.revoked === false },
+    // Calibration: the service's app stack (request id, config, security headers) with no auth.
+    { id: 'health', label: 'edge-auth /health (app stack, no auth)', target: svcHS, connections: 10, request: { method: 'GET', path: '/health' }, ok: (r) => r.status === 200 },
+    { id: 'reference-hs256', label: 'reference hono/jwt, HS256', target: refHS, connections: 10, request: { method: 'GET', path: '/api/private', headers: bearer(hsSession.access_token) }, ok: privateOk },
+    { id: 'private-hs256', label: 'edge-auth protected route, HS256', target: svcHS, connections: 10, request: { method: 'GET', path: '/api/private', headers: bearer(hsSession.access_token) }, ok: privateOk, reference: 'reference-hs256' },
+    { id: 'reference-es256', label: 'reference hono/jwt, ES256', target: refES, connections: 10, request: { method: 'GET', path: '/api/private', headers: bearer(esSession.access_token) }, ok: privateOk },
+    { id: 'private-es256', label: 'edge-auth protected route, ES256', target: svcES, connections: 10, request: { method: 'GET', path: '/api/private', headers: bearer(esSession.access_token) }, ok: privateOk, reference: 'reference-es256' },
+    { id: 'jwks', label: 'JWKS', target: svcES, connections: 10, request: { method: 'GET', path: '/.well-known/jwks.json' }, ok: (r) => r.status === 200 && Array.isArray(r.json?.keys) && r.json.keys.length > 0 },
+    {
+      id: 'refresh',
+      label: 'refresh with rotation, ES256',
+      target: svcES,
+      connections: REFRESH_CONNECTIONS,
+      before: topUpRefreshPool,
+      request: {
+        method: 'POST',
+        path: '/auth/refresh',
+        headers: json,
+        // An empty pool sends a token that cannot exist: that request fails and is counted.
+        setupRequest: (req) => ({ ...req, body: JSON.stringify({ refresh_token: refreshPool.shift() ?? 'pool-exhausted' }) }),
+        onResponse: (status, body) => {
+          if (status === 200) refreshPool.push(JSON.parse(body).refresh_token);
+        },
+      },
+      check: async () => {
+        await topUpRefreshPool();
+        const r = await call(svcES.url, '/auth/refresh', { method: 'POST', body: { refresh_token: refreshPool.shift() } });
+        if (r.status === 200) refreshPool.push(r.json.refresh_token);
+        return r;
+      },
+      ok: (r) => r.status === 200 && typeof r.json?.refresh_token === 'string' && typeof r.json?.access_token === 'string',
+    },
+    {
+      id: 'login',
+      label: 'login (argon2id), ES256',
+      target: svcES,
+      // One argon2id hash takes ~50 ms of a core: 2 connections already saturate the Worker.
+      connections: 2,
+      request: {
+        method: 'POST',
+        path: '/auth/login',
+        headers: json,
+        setupRequest: (req) => ({ ...req, body: JSON.stringify(esUsers[loginCounter++ % esUsers.length]) }),
+      },
+      check: () => call(svcES.url, '/auth/login', { method: 'POST', body: esUsers[0] }),
+      ok: (r) => r.status === 200 && typeof r.json?.access_token === 'string',
+    },
+  ];
+  const only = opts.only ? new Set(['bare', ...opts.only.split(',').map((s) => s.trim())]) : null;
+  if (only) for (const id of only) if (!all.some((s) => s.id === id)) throw new Error(`--only: unknown scenario "${id}" (known: ${all.map((s) => s.id).join(', ')})`);
+  const scenarios = all.filter((s) => !only || only.has(s.id));
+
+  // --- Check every scenario answers correctly before timing it: a benchmark of 401s is a lie. --
+  for (const s of scenarios) {
+    const r = s.check
+      ? await s.check()
+      : await call(s.target.url, s.request.path, { method: s.request.method, token: s.request.headers?.authorization?.slice('Bearer '.length) });
+    if (!s.ok(r)) throw new Error(`${s.id}: ${s.request.method} ${s.request.path} answered ${r.status}: ${r.text.slice(0, 300)}`);
+  }
+
+  const slice = async (s, duration) => {
+    if (s.before) await s.before();
+    return loadSlice({ url: s.target.url, request: s.request, connections: s.connections, duration });
+  };
+
+  if (WARMUP > 0) {
+    say(`warming up ${scenarios.length} scenarios, ${WARMUP} s each`);
+    for (const s of scenarios) await slice(s, WARMUP);
+  }
+
+  // --- Interleaved rounds: A B C ... then ... C B A, so slow drift hits every scenario alike. ---
+  const slices = Object.fromEntries(scenarios.map((s) => [s.id, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? scenarios : [...scenarios].reverse();
+    for (const s of order) {
+      const r = await slice(s, DURATION);
+      slices[s.id].push(r);
+      say(`round ${round + 1}/${ROUNDS} ${s.id.padEnd(16)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50?.toFixed(2) ?? '-'} ms  p99 ${r.p99?.toFixed(2) ?? '-'} ms  errors ${r.errors}`);
+    }
+  }
+
+  const summaries = scenarios.map((s) => summarize({ ...s, target: s.target.name }, slices[s.id]));
+  const byId = Object.fromEntries(summaries.map((s) => [s.id, s]));
+  for (const s of summaries) {
+    const def = scenarios.find((d) => d.id === s.id);
+    if (s.id !== 'bare') s.vsBare = ratio(s, byId.bare);
+    if (def.reference && byId[def.reference]) s.vsReference = ratio(s, byId[def.reference]);
+  }
+
+  // The load targets are done; the storage count uses its own instrumented build and storage.
+  await shutdown();
+  running.length = 0;
+
+  let storage = null;
+  if (!opts['no-storage']) {
+    say('counting storage and crypto calls per request (instrumented build)');
+    storage = await measureStorage({ root: ROOT, compat, d1, kv, vars, secrets, migrationsDir, track: (w) => running.push(w) });
+  }
+
+  const cpu = cpus();
+  const results = {
+    date: new Date().toISOString(),
+    command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
+    machine: {
+      cpu: cpu[0]?.model.trim() ?? 'unknown',
+      cores: cpu.length,
+      memGiB: Math.round(totalmem() / 2 ** 30),
+      os: `${platform()} ${release()}`,
+      node: process.versions.node,
+      loadAverage1mAtStart: Number(loadBefore.toFixed(2)),
+    },
+    versions: Object.fromEntries(['workerd', 'miniflare', 'wrangler', 'autocannon', 'hono', 'jose'].map((p) => [p, versionOf(p)])),
+    git: gitInfo(),
+    settings: { rounds: ROUNDS, duration: DURATION, warmup: WARMUP, compatibilityDate: compat.date, compatibilityFlags: compat.flags },
+    bundle,
+    scenarios: summaries,
+    storage,
+    totalSeconds: (performance.now() - started) / 1000,
+  };
+
+  const md = markdown(results);
+  const stamp = results.date.replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z');
+  writeFileSync(join(RESULTS, `${stamp}.json`), JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(join(RESULTS, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(join(RESULTS, 'latest.md'), md);
+  console.log(md);
+  say(`results: bench/results/${stamp}.json, bench/results/latest.json, bench/results/latest.md`);
+
+  if (opts['update-readme']) {
+    const readme = join(ROOT, 'README.md');
+    if (updateReadme(readme, md)) say('README.md: table updated between the bench markers');
+    else say('README.md: no <!-- bench:start --> / <!-- bench:end --> markers, left untouched');
+  }
+
+  if (!bundle.withinBudget) {
+    console.error(`bench: the Worker bundle is ${(bundle.gzipBytes / 1024).toFixed(1)} KiB gzip, over the ${budget.gzipKiB} KiB budget in bench/budget.json`);
+    return 1;
+  }
+  return 0;
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (err) {
+  console.error(`bench failed: ${err?.stack ?? err}`);
+  code = 1;
+} finally {
+  await shutdown();
+  clearTimeout(watchdog);
+}
+process.exit(code);
