@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, extname, join, relative, resolve } from 'node:path';
+import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 const require = createRequire(import.meta.url);
@@ -85,9 +85,12 @@ export async function buildWorker({ name, config, outdir, root }) {
     if (!type) throw new Error(`${name}: wrangler emitted ${relative(out, path)}, a file type this bench cannot load`);
     modules.push({ type, path, bytes: statSync(path).size });
   }
-  // The entry module is index.js; wrangler lists it first when it measures the upload.
-  modules.sort((a, b) => Number(b.path.endsWith('/index.js')) - Number(a.path.endsWith('/index.js')) || a.path.localeCompare(b.path));
-  if (!modules[0]?.path.endsWith('/index.js')) throw new Error(`${name}: no index.js in ${out}`);
+  // The entry module (named after `main`: index.js for ours) goes first: Miniflare runs the first
+  // module, and wrangler lists it first when it measures the upload.
+  const topLevelJs = modules.filter((m) => m.type === 'ESModule' && relative(out, m.path) === basename(m.path));
+  const entry = topLevelJs.find((m) => basename(m.path) === 'index.js') ?? (topLevelJs.length === 1 ? topLevelJs[0] : undefined);
+  if (!entry) throw new Error(`${name}: cannot tell the entry module among ${topLevelJs.map((m) => basename(m.path)).join(', ') || 'no .js files'} in ${out}`);
+  modules.sort((a, b) => Number(b === entry) - Number(a === entry) || a.path.localeCompare(b.path));
 
   const contents = modules.map((m) => readFileSync(m.path));
   const rawBytes = contents.reduce((n, c) => n + c.length, 0);

@@ -53,7 +53,8 @@ export function ratio(a, b) {
 const fmt = {
   rps: (x) => (x === null ? '-' : x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toFixed(1)),
   ms: (x) => (x === null ? '-' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2)),
-  ratio: (r) => (r?.median == null ? '' : `${r.median.toFixed(2)}×`),
+  // Two significant digits below 0.1, so login's tiny ratio does not print as 0.00×.
+  ratio: (r) => (r?.median == null ? '' : `${r.median >= 0.1 ? r.median.toFixed(2) : r.median.toPrecision(2)}×`),
   kib: (bytes) => `${(bytes / 1024).toFixed(1)} KiB`,
 };
 
@@ -110,6 +111,18 @@ export function markdown(results) {
   if (results.storage) parts.push(storageTable(results.storage), '');
   parts.push(`Total bench time: ${results.totalSeconds.toFixed(0)} s. Absolute numbers depend on this 2-core machine, which also runs the load generator; compare ratios.`);
   return parts.join('\n') + '\n';
+}
+
+/** The compact block for the top-level README: context line, table, bundle size. */
+export function readmeBlock(results) {
+  const m = results.machine;
+  return [
+    `Measured by \`npm run bench\` ([bench/README.md](bench/README.md)) on ${results.date.slice(0, 10)}: built bundle in workerd (Miniflare, local D1/KV), autocannon on 127.0.0.1, ${m.cpu}, ${m.cores} cores shared by server and load generator. Absolute req/s vary between runs; compare the ratios (medians of per-round ratios over ${results.settings.rounds} interleaved rounds). Full report: [bench/results/latest.md](bench/results/latest.md).`,
+    '',
+    scenarioTable(results),
+    '',
+    bundleLine(results.bundle),
+  ].join('\n');
 }
 
 /**
