@@ -15,9 +15,9 @@ import { unstable_readConfig } from 'wrangler';
 import { buildWorker } from './lib/build.mjs';
 import { call, mapLimit } from './lib/http.mjs';
 import { loadSlice } from './lib/load.mjs';
-import { markdown, ratio, summarize, updateReadme } from './lib/report.mjs';
+import { markdown, ratio, readmeBlock, summarize, updateReadme } from './lib/report.mjs';
 import { measureStorage } from './lib/storage.mjs';
-import { applyMigrations, startWorker } from './lib/workers.mjs';
+import { applyMigrations, cpuMs, startWorker } from './lib/workers.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'bench/out'); // gitignored scratch: bundles, worker logs
@@ -258,7 +258,12 @@ async function main() {
 
   const slice = async (s, duration) => {
     if (s.before) await s.before();
-    return loadSlice({ url: s.target.url, request: s.request, connections: s.connections, duration });
+    const cpuBefore = cpuMs(s.target.pid);
+    const r = await loadSlice({ url: s.target.url, request: s.request, connections: s.connections, duration });
+    const cpuAfter = cpuMs(s.target.pid);
+    const answered = r.ok + r.non2xx;
+    r.cpuMsPerRequest = cpuBefore !== null && cpuAfter !== null && answered > 0 ? (cpuAfter - cpuBefore) / answered : null;
+    return r;
   };
 
   if (WARMUP > 0) {
@@ -273,7 +278,8 @@ async function main() {
     for (const s of order) {
       const r = await slice(s, DURATION);
       slices[s.id].push(r);
-      say(`round ${round + 1}/${ROUNDS} ${s.id.padEnd(16)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50?.toFixed(2) ?? '-'} ms  p99 ${r.p99?.toFixed(2) ?? '-'} ms  errors ${r.errors}`);
+      const cpu = r.cpuMsPerRequest === null ? '-' : (r.cpuMsPerRequest * 1000).toFixed(0);
+      say(`round ${round + 1}/${ROUNDS} ${s.id.padEnd(16)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50?.toFixed(2) ?? '-'} ms  p99 ${r.p99?.toFixed(2) ?? '-'} ms  cpu ${cpu} µs/req  errors ${r.errors}`);
     }
   }
 
@@ -281,8 +287,14 @@ async function main() {
   const byId = Object.fromEntries(summaries.map((s) => [s.id, s]));
   for (const s of summaries) {
     const def = scenarios.find((d) => d.id === s.id);
-    if (s.id !== 'bare') s.vsBare = ratio(s, byId.bare);
-    if (def.reference && byId[def.reference]) s.vsReference = ratio(s, byId[def.reference]);
+    if (s.id !== 'bare') {
+      s.vsBare = ratio(s, byId.bare);
+      s.cpuVsBare = ratio(s, byId.bare, 'cpuMsPerRequest');
+    }
+    if (def.reference && byId[def.reference]) {
+      s.vsReference = ratio(s, byId[def.reference]);
+      s.cpuVsReference = ratio(s, byId[def.reference], 'cpuMsPerRequest');
+    }
   }
 
   // The load targets are done; the storage count uses its own instrumented build and storage.
@@ -326,7 +338,7 @@ async function main() {
 
   if (opts['update-readme']) {
     const readme = join(ROOT, 'README.md');
-    if (updateReadme(readme, md)) say('README.md: table updated between the bench markers');
+    if (updateReadme(readme, readmeBlock(results))) say('README.md: table updated between the bench markers');
     else say('README.md: no <!-- bench:start --> / <!-- bench:end --> markers, left untouched');
   }
 

@@ -29,6 +29,7 @@ export function summarize(scenario, slices) {
     path: scenario.request.path,
     connections: scenario.connections,
     rps: median(slices.map((s) => s.rps)),
+    cpuMsPerRequest: median(slices.map((s) => s.cpuMsPerRequest)),
     p50: percentile(pooled, 50),
     p99: percentile(pooled, 99),
     requests: pooled.length,
@@ -43,10 +44,14 @@ export function summarize(scenario, slices) {
  * of a round ran back to back, so slow drift of the machine (thermal, noisy neighbours) affects
  * numerator and denominator alike and cancels.
  */
-export function ratio(a, b) {
+export function ratio(a, b, metric = 'rps') {
   const n = Math.min(a.rounds.length, b.rounds.length);
   const perRound = [];
-  for (let i = 0; i < n; i++) perRound.push(b.rounds[i].rps > 0 ? a.rounds[i].rps / b.rounds[i].rps : null);
+  for (let i = 0; i < n; i++) {
+    const x = a.rounds[i][metric];
+    const y = b.rounds[i][metric];
+    perRound.push(x != null && y > 0 ? x / y : null);
+  }
   return { median: median(perRound), perRound };
 }
 
@@ -60,13 +65,14 @@ const fmt = {
 
 export function scenarioTable(results) {
   const lines = [
-    '| scenario | conns | req/s | p50 ms | p99 ms | errors | req/s vs bare | req/s vs reference |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| scenario | conns | req/s | p50 ms | p99 ms | errors | server CPU µs/req | req/s vs bare | req/s vs reference | CPU/req vs reference |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const s of results.scenarios) {
     const name = `${s.label} (\`${s.method} ${s.path}\`)`;
+    const cpu = s.cpuMsPerRequest == null ? '-' : Math.round(s.cpuMsPerRequest * 1000).toLocaleString('en-US');
     lines.push(
-      `| ${name} | ${s.connections} | ${fmt.rps(s.rps)} | ${fmt.ms(s.p50)} | ${fmt.ms(s.p99)} | ${s.errors} | ${s.id === 'bare' ? '1.00×' : fmt.ratio(s.vsBare)} | ${fmt.ratio(s.vsReference)} |`,
+      `| ${name} | ${s.connections} | ${fmt.rps(s.rps)} | ${fmt.ms(s.p50)} | ${fmt.ms(s.p99)} | ${s.errors} | ${cpu} | ${s.id === 'bare' ? '1.00×' : fmt.ratio(s.vsBare)} | ${fmt.ratio(s.vsReference)} | ${fmt.ratio(s.cpuVsReference)} |`,
     );
   }
   return lines.join('\n');
@@ -101,6 +107,7 @@ export function markdown(results) {
     `- machine: ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB RAM, ${m.os}; Node ${m.node}; 1-min load average ${m.loadAverage1mAtStart} at start (other work on the machine adds noise)`,
     `- runtime: workerd ${results.versions.workerd} via miniflare ${results.versions.miniflare} (direct sockets), load: autocannon ${results.versions.autocannon} on 127.0.0.1`,
     `- command: \`${results.command}\` (commit ${results.git.commit}${results.git.dirty ? ', uncommitted changes' : ''})`,
+    `- server CPU: user+system time of the target's workerd process per answered request (includes the local D1/KV simulators it hosts), median of rounds; steadier than req/s when other work shares the cores`,
     `- method: ${results.settings.rounds} interleaved rounds of ${results.settings.duration} s per scenario (order reversed every other round), after ${results.settings.warmup} s warm-up each; req/s is the median of the rounds, ratios are medians of per-round ratios, latencies pool all rounds' 2xx responses`,
     '',
     scenarioTable(results),
