@@ -6,7 +6,7 @@ import { and, eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { decryptSecret } from '../src/crypto/encrypt';
 import { auditLog, users } from '../src/db/schema';
-import { CACHE_TTL_SECONDS, ensureKeys, KeyRing, RELOAD_INTERVAL_SECONDS, rotationOverlap } from '../src/tokens/keys';
+import { CACHE_TTL_SECONDS, ensureKeys, KeyRing, purgeRetiredKeys, RELOAD_INTERVAL_SECONDS, rotate, rotationOverlap } from '../src/tokens/keys';
 import { envSecretKid } from '../src/tokens/key-material';
 import { JWKS_MAX_AGE_CAP } from '../src/routes/well-known';
 import { Client, errorOf, testEnv, uniqueName, type Alg } from './helpers';
@@ -157,6 +157,19 @@ describe.each<Alg>(['ES256', 'HS256'])('key rotation with %s', (alg) => {
     // Nothing of the key is in KV.
     const kv = await c.env.KV.list();
     for (const { name } of kv.keys) expect(name).not.toContain(kid);
+  });
+});
+
+describe('purging retired keys', () => {
+  it('deletes a retired key (and its encrypted private half) once its overlap has ended, not before', async () => {
+    const c = new Client(envFor('ES256'));
+    await c.signedUp();
+    const { retired } = await rotate(c.env.DB, c.config, c.clock.seconds);
+    const end = c.clock.seconds + rotationOverlap(c.config);
+    await purgeRetiredKeys(c.env.DB, end - 1);
+    expect((await keyRows(c.env.DB)).map((r) => r.kid)).toContain(retired);
+    expect(await purgeRetiredKeys(c.env.DB, end)).toBeGreaterThanOrEqual(1);
+    expect((await keyRows(c.env.DB)).map((r) => r.kid)).not.toContain(retired);
   });
 });
 

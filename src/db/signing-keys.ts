@@ -64,6 +64,11 @@ export function ensureKeysStatements(active: SealedKey, next: SealedKey, now: nu
   return [insert(active, 'active', now), insert(next, 'next', now), currentKeys(active.alg)];
 }
 
+/** Retired keys whose overlap has ended: no token they signed can still be accepted. */
+export function purgeStatement(now: number): Statement {
+  return { sql: `DELETE FROM signing_keys WHERE status = 'retired' AND retire_after <= ?`, params: [now] };
+}
+
 /**
  * One rotation: the active key retires (verifying for `overlap` more seconds), the published next
  * key becomes active, a fresh key is published as next, and keys whose overlap has ended are
@@ -80,7 +85,7 @@ export function rotationStatements(fresh: SealedKey, fallback: SealedKey, now: n
     { sql: `UPDATE signing_keys SET status = 'active', activated_at = ? WHERE alg = ? AND status = 'next'`, params: [now, alg] },
     insert(fallback, 'active', now),
     insert(fresh, 'next', now),
-    { sql: `DELETE FROM signing_keys WHERE alg = ? AND status = 'retired' AND retire_after <= ?`, params: [alg, now] },
+    purgeStatement(now),
     currentKeys(alg),
   ];
 }
@@ -133,6 +138,11 @@ export async function rotateKeys(
   overlap: number,
 ): Promise<CurrentKids & { retired: string | undefined }> {
   return rotationOutcome(await batch(db, rotationStatements(fresh, fallback, now, overlap)));
+}
+
+export async function purgeRetired(db: D1Database, now: number): Promise<number> {
+  const result = await prepare(db, purgeStatement(now)).run();
+  return result.meta.changes ?? 0;
 }
 
 export async function liveKeys(db: D1Database, alg: JwtAlg, now: number): Promise<KeyRow[]> {

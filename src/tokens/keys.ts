@@ -8,7 +8,7 @@
 // D1 is not consulted; it is rotated by changing the secret, not through the ring.
 import type { JWK } from 'jose';
 import type { Config, JwtAlg } from '../config';
-import { insertMissingKeys, liveKeys, rotateKeys, type CurrentKids, type KeyRow } from '../db/signing-keys';
+import { insertMissingKeys, liveKeys, purgeRetired, rotateKeys, type CurrentKids, type KeyRow } from '../db/signing-keys';
 import { envSecretBytes, envSecretKid, generateSealedKey, importHmac, importKey } from './key-material';
 
 /** A token with an unknown kid may trigger a reload this often per isolate, no more. */
@@ -73,6 +73,14 @@ export async function rotate(db: D1Database, config: Config, now: number): Promi
   const after = await rotateKeys(db, fresh, fallback, now, rotationOverlap(config));
   if (!after.active || !after.next) throw new Error('rotation left no active or next key');
   return { active: after.active, next: after.next, retired: after.retired };
+}
+
+/**
+ * Deletes retired keys past their overlap (encrypted private halves included). Rotation does this
+ * too; the scheduled clean-up calls it so they also go when no rotation follows.
+ */
+export function purgeRetiredKeys(db: D1Database, now: number): Promise<number> {
+  return purgeRetired(db, now);
 }
 
 /** Per-isolate cache of imported keys for one database and configuration. */
