@@ -9,6 +9,7 @@
 // paths run the same SQL.
 import type { JwtAlg } from '../config';
 import type { SealedKey } from '../tokens/key-material';
+import type { SigningKeyRow } from './schema';
 
 export type KeyStatus = 'next' | 'active' | 'retired';
 export type SqlValue = string | number | null;
@@ -18,17 +19,8 @@ export interface Statement {
   params: SqlValue[];
 }
 
-export interface KeyRow {
-  kid: string;
-  alg: JwtAlg;
-  publicJwk: string | null;
-  privateEnc: string;
-  status: KeyStatus;
-  createdAt: number;
-  activatedAt: number | null;
-  retiredAt: number | null;
-  retireAfter: number | null;
-}
+/** A row as the ring reads it (columns aliased to the drizzle names in schema.ts). */
+export type KeyRow = SigningKeyRow;
 
 /** A key row as GET /admin/keys shows it: no private material. */
 export interface KeyInfo {
