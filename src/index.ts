@@ -1,6 +1,8 @@
-// Worker entry: the HTTP app. (The RPC entrypoint for other Workers lives in rpc.ts.)
+// Worker entry: the HTTP app, and the RPC entrypoint for other Workers (rpc.ts).
 import { createApp } from './app';
 import type { Env } from './config';
+
+export { AuthService } from './rpc';
 
 const app = createApp();
 

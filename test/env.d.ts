@@ -6,5 +6,9 @@ declare global {
     interface Env extends AppBindings {
       TEST_MIGRATIONS: D1Migration[];
     }
+    interface GlobalProps {
+      // Types `exports` from 'cloudflare:workers' (the RPC entrypoint in tests).
+      mainModule: typeof import('../src/index');
+    }
   }
 }

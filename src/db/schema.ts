@@ -68,14 +68,20 @@ export const signingKeys = sqliteTable(
     publicJwk: text('public_jwk'),
     /** Private JWK / secret, AES-GCM encrypted under KEY_ENCRYPTION_KEY (see crypto/encrypt.ts). */
     privateEnc: text('private_enc').notNull(),
-    status: text('status', { enum: ['active', 'retired'] }).notNull(),
+    /** next: published, not yet signing; active: signs; retired: verifies until `retireAfter`. */
+    status: text('status', { enum: ['next', 'active', 'retired'] }).notNull(),
     createdAt: integer('created_at').notNull(),
+    /** When the key started signing (null while `next`). */
+    activatedAt: integer('activated_at'),
     retiredAt: integer('retired_at'),
     /** When a retired key stops verifying and leaves the JWKS. */
     retireAfter: integer('retire_after'),
   },
-  // At most one active key per algorithm: concurrent first-use creation cannot make two.
-  (t) => [uniqueIndex('signing_keys_one_active').on(t.alg).where(sql`status = 'active'`)],
+  // At most one active and one next key per algorithm: concurrent creation cannot make two.
+  (t) => [
+    uniqueIndex('signing_keys_one_active').on(t.alg).where(sql`status = 'active'`),
+    uniqueIndex('signing_keys_one_next').on(t.alg).where(sql`status = 'next'`),
+  ],
 );
 
 export const auditLog = sqliteTable(

@@ -1,14 +1,14 @@
-// requireAuth: the guard of every protected route. Shaped like hono/jwt's middleware, but with
-// the RFC 8725 checks of tokens/access.ts, the revocation list, roles, and cookie mode.
+// requireAuth: the guard of every protected route. Shaped like hono/jwt's middleware; the checks
+// themselves (RFC 8725 verification, revocation list, roles) are services/authenticate.ts, shared
+// with the RPC entrypoint. This file adds where the token comes from (header or cookie).
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import type { AppEnv, AuthContext } from '../app-env';
 import { ACCESS_COOKIE } from '../cookies';
-import { insufficientScope, invalidToken, missingToken } from '../errors';
+import { invalidToken, missingToken } from '../errors';
 import { ROLE_PATTERN } from '../lib/validation';
-import { MAX_TOKEN_LENGTH, verifyAccessToken } from '../tokens/access';
-import { keyRing } from '../tokens/keys';
-import { isSessionRevoked } from '../tokens/revocation';
+import { authenticate } from '../services/authenticate';
+import { MAX_TOKEN_LENGTH } from '../tokens/access';
 
 export interface RequireAuthOptions {
   /** Admit callers holding any of these roles (none: any authenticated caller). */
@@ -45,11 +45,7 @@ export function requireAuth(options: RequireAuthOptions = {}): MiddlewareHandler
   return async function requireAuthMiddleware(c, next) {
     const presented = extractAccessToken(c);
     if (!presented) throw missingToken();
-    const config = c.get('config');
-    const now = c.get('now')();
-    const claims = await verifyAccessToken(keyRing(c.env.DB, config), config, presented.token, now);
-    if (await isSessionRevoked(c.env.KV, claims.sid)) throw invalidToken('The access token has been revoked.');
-    if (roles.length > 0 && !roles.some((r) => claims.roles.includes(r))) throw insufficientScope(roles);
+    const claims = await authenticate(c.env, c.get('config'), presented.token, c.get('now')(), { roles });
     c.set('auth', { userId: claims.sub, username: claims.username, sessionId: claims.sid, jti: claims.jti, roles: claims.roles, exp: claims.exp, via: presented.via });
     await next();
   };

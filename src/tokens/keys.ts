@@ -1,21 +1,29 @@
-// The signing key ring: keys live in D1 (private halves AES-GCM encrypted), one active key per
-// algorithm signs, retired keys keep verifying until the tokens they signed have expired.
-// Each isolate caches the imported keys; an unknown `kid` reloads from D1 at most once per
-// RELOAD_INTERVAL_SECONDS, so forged kids cannot turn into a D1 read storm.
-import { and, desc, eq, gt, lt, or } from 'drizzle-orm';
-import { drizzle } from 'drizzle-orm/d1';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
+// The signing key ring. Keys live in D1 (db/signing-keys.ts; private halves AES-GCM encrypted),
+// one active key per algorithm signs, the next key is published ahead of use, retired keys keep
+// verifying until every token they signed has expired. Each isolate caches the imported keys:
+// it re-reads D1 every CACHE_TTL_SECONDS, and a token with an unknown `kid` triggers at most one
+// extra read per RELOAD_INTERVAL_SECONDS, so forged kids cannot turn into a D1 read storm.
+//
+// With HS256 and the JWT_SECRET secret set, that secret is the one key (kid derived from it) and
+// D1 is not consulted; it is rotated by changing the secret, not through the ring.
+import type { JWK } from 'jose';
 import type { Config, JwtAlg } from '../config';
-import { decryptSecret, encryptSecret } from '../crypto/encrypt';
-import { b64url, fromB64url, utf8 } from '../crypto/encoding';
-import { sha256 } from '../crypto/digest';
-import { randomToken } from '../crypto/random';
-import { signingKeys, type SigningKeyRow } from '../db/schema';
+import { insertMissingKeys, liveKeys, purgeRetired, rotateKeys, type CurrentKids, type KeyRow } from '../db/signing-keys';
+import { envSecretBytes, envSecretKid, generateSealedKey, importHmac, importKey } from './key-material';
 
 /** A token with an unknown kid may trigger a reload this often per isolate, no more. */
 export const RELOAD_INTERVAL_SECONDS = 5;
 /** Cached keys are re-read this often, so a rotation reaches every isolate's signer within it. */
-export const CACHE_TTL_SECONDS = 30;
+export const CACHE_TTL_SECONDS = 10;
+
+/**
+ * How long a retired key keeps verifying: a token signed just before the rotation lives for the
+ * access TTL plus the clock leeway, and an isolate that has not reloaded yet may still sign with
+ * the old key for up to CACHE_TTL_SECONDS after it.
+ */
+export function rotationOverlap(config: Pick<Config, 'accessTtl' | 'leeway'>): number {
+  return config.accessTtl + config.leeway + CACHE_TTL_SECONDS;
+}
 
 export interface SigningKey {
   kid: string;
@@ -25,188 +33,111 @@ export interface SigningKey {
 
 interface VerifyKey {
   key: CryptoKey;
-  /** Unix seconds after which the key no longer verifies; null while active. */
+  /** Unix seconds from which the key no longer verifies; null while active or next. */
   notAfter: number | null;
 }
 
-export interface PublicKeyInfo {
-  kid: string;
-  alg: JwtAlg;
-  status: 'active' | 'retired';
-  created_at: number;
-  retired_at: number | null;
-  retire_after: number | null;
-}
-
-async function importHmac(raw: Uint8Array<ArrayBuffer>, usages: string[]): Promise<CryptoKey> {
-  return crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, usages);
-}
-
-/** The kid of the JWT_SECRET key: derived, so every isolate and every deploy agree on it. */
-export async function envSecretKid(secret: string): Promise<string> {
-  return `env-${(await sha256(`edge-auth kid\u0000${secret}`)).slice(0, 16)}`;
-}
-
-interface NewKey {
-  kid: string;
-  publicJwk: string | null;
-  privateMaterial: string;
-}
-
-async function generate(alg: JwtAlg): Promise<NewKey> {
-  if (alg === 'ES256') {
-    const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
-    const pub = await exportJWK(publicKey);
-    const kid = await calculateJwkThumbprint(pub); // RFC 7638: stable, derived from the key
-    return { kid, publicJwk: JSON.stringify({ ...pub, kid, alg, use: 'sig' }), privateMaterial: JSON.stringify(await exportJWK(privateKey)) };
+/** Raised when the HS256 key is the JWT_SECRET secret: the ring cannot rotate it. */
+export class ExternalKeyError extends Error {
+  constructor() {
+    super('the HS256 key is the JWT_SECRET secret; rotate it with `wrangler secret put JWT_SECRET`');
+    this.name = 'ExternalKeyError';
   }
-  return { kid: `hs-${randomToken(12)}`, publicJwk: null, privateMaterial: b64url(crypto.getRandomValues(new Uint8Array(32))) };
 }
 
-async function importRow(row: SigningKeyRow, kek: string, usage: 'sign' | 'verify'): Promise<CryptoKey> {
-  if (row.alg === 'ES256') {
-    if (usage === 'verify') return (await importJWK(JSON.parse(row.publicJwk ?? 'null') as JWK, 'ES256')) as CryptoKey;
-    const jwk = JSON.parse(await decryptSecret(kek, row.privateEnc, row.kid)) as JWK;
-    return (await importJWK(jwk, 'ES256')) as CryptoKey;
-  }
-  const secret = await decryptSecret(kek, row.privateEnc, row.kid);
-  return importHmac(fromB64url(secret), usage === 'sign' ? ['sign'] : ['verify']);
-}
-
-/** Rows that still verify at `now`: the active key and retired keys within their overlap. */
-async function liveRows(db: D1Database, alg: JwtAlg, now: number): Promise<SigningKeyRow[]> {
-  return drizzle(db)
-    .select()
-    .from(signingKeys)
-    .where(and(eq(signingKeys.alg, alg), or(eq(signingKeys.status, 'active'), gt(signingKeys.retireAfter, now))))
-    .orderBy(desc(signingKeys.createdAt))
-    .all();
+export function usesEnvSecret(config: Config): config is Config & { jwtSecret: string } {
+  return config.alg === 'HS256' && config.jwtSecret !== undefined;
 }
 
 /**
- * Make sure an active key exists. Two isolates racing here both try to insert; the partial unique
- * index `signing_keys_one_active` lets exactly one win and the other's insert is a no-op.
+ * Makes sure the algorithm has an active and a next key. Two isolates racing here both insert;
+ * the partial unique indexes let one row of each kind win and the rest are no-ops.
  */
-export async function ensureActiveKey(db: D1Database, config: Config, now: number): Promise<SigningKeyRow> {
-  const orm = drizzle(db);
-  const find = () =>
-    orm.select().from(signingKeys).where(and(eq(signingKeys.alg, config.alg), eq(signingKeys.status, 'active'))).get();
-  const existing = await find();
-  if (existing) return existing;
-  const key = await generate(config.alg);
-  await orm
-    .insert(signingKeys)
-    .values({
-      kid: key.kid,
-      alg: config.alg,
-      publicJwk: key.publicJwk,
-      privateEnc: await encryptSecret(config.keyEncryptionKey, key.privateMaterial, key.kid),
-      status: 'active',
-      createdAt: now,
-    })
-    .onConflictDoNothing()
-    .run();
-  const active = await find();
-  if (!active) throw new Error('no active signing key after creation');
-  return active;
-}
-
-/**
- * Retire the active key (it keeps verifying for `overlap` seconds) and activate a new one, in one
- * D1 batch (a transaction). Returns the new kid.
- */
-export async function rotateKey(db: D1Database, config: Config, now: number): Promise<{ kid: string; retired: string[] }> {
-  const orm = drizzle(db);
-  const key = await generate(config.alg);
-  const overlap = config.accessTtl + config.leeway;
-  const [retired] = await orm.batch([
-    orm
-      .update(signingKeys)
-      .set({ status: 'retired', retiredAt: now, retireAfter: now + overlap })
-      .where(and(eq(signingKeys.alg, config.alg), eq(signingKeys.status, 'active')))
-      .returning({ kid: signingKeys.kid }),
-    orm.insert(signingKeys).values({
-      kid: key.kid,
-      alg: config.alg,
-      publicJwk: key.publicJwk,
-      privateEnc: await encryptSecret(config.keyEncryptionKey, key.privateMaterial, key.kid),
-      status: 'active',
-      createdAt: now,
-    }),
+export async function ensureKeys(db: D1Database, config: Config, now: number): Promise<CurrentKids> {
+  const [active, next] = await Promise.all([
+    generateSealedKey(config.alg, config.keyEncryptionKey),
+    generateSealedKey(config.alg, config.keyEncryptionKey),
   ]);
-  return { kid: key.kid, retired: retired.map((r) => r.kid) };
+  const current = await insertMissingKeys(db, active, next, now);
+  if (!current.active) throw new Error('no active signing key after creation');
+  return current;
 }
 
-export async function listKeys(db: D1Database, alg?: JwtAlg): Promise<PublicKeyInfo[]> {
-  const rows = await drizzle(db)
-    .select({
-      kid: signingKeys.kid,
-      alg: signingKeys.alg,
-      status: signingKeys.status,
-      created_at: signingKeys.createdAt,
-      retired_at: signingKeys.retiredAt,
-      retire_after: signingKeys.retireAfter,
-    })
-    .from(signingKeys)
-    .where(alg ? eq(signingKeys.alg, alg) : undefined)
-    .orderBy(desc(signingKeys.createdAt))
-    .all();
-  return rows;
+/** Rotates the configured algorithm's keys in one D1 batch. Returns the kids now active and next. */
+export async function rotate(db: D1Database, config: Config, now: number): Promise<{ active: string; next: string; retired: string | undefined }> {
+  if (usesEnvSecret(config)) throw new ExternalKeyError();
+  const [fresh, fallback] = await Promise.all([
+    generateSealedKey(config.alg, config.keyEncryptionKey),
+    generateSealedKey(config.alg, config.keyEncryptionKey),
+  ]);
+  const after = await rotateKeys(db, fresh, fallback, now, rotationOverlap(config));
+  if (!after.active || !after.next) throw new Error('rotation left no active or next key');
+  return { active: after.active, next: after.next, retired: after.retired };
 }
 
-/** Public JWKs that verifiers may need now: ES256 only (an HS256 key has no public half). */
-export async function publicJwks(db: D1Database, config: Config, now: number): Promise<JWK[]> {
-  if (config.alg !== 'ES256') return [];
-  await ensureActiveKey(db, config, now);
-  const rows = await liveRows(db, 'ES256', now);
-  return rows.filter((r) => r.publicJwk).map((r) => JSON.parse(r.publicJwk!) as JWK);
+/**
+ * Deletes retired keys past their overlap (encrypted private halves included). Rotation does this
+ * too; the scheduled clean-up calls it so they also go when no rotation follows.
+ */
+export function purgeRetiredKeys(db: D1Database, now: number): Promise<number> {
+  return purgeRetired(db, now);
 }
 
-/** Delete retired keys whose overlap has passed (the scheduled clean-up calls this). */
-export async function purgeRetiredKeys(db: D1Database, now: number): Promise<number> {
-  const result = await drizzle(db)
-    .delete(signingKeys)
-    .where(and(eq(signingKeys.status, 'retired'), lt(signingKeys.retireAfter, now)))
-    .run();
-  return result.meta.changes ?? 0;
-}
-
-/** Per-isolate cache of imported keys for one database and algorithm. */
+/** Per-isolate cache of imported keys for one database and configuration. */
 export class KeyRing {
-  private signing: SigningKey | undefined;
-  private verifying = new Map<string, VerifyKey>();
+  private signer: SigningKey | undefined;
+  private verifiers = new Map<string, VerifyKey>();
+  private jwks: JWK[] = [];
+  /** Imported keys by `usage:kid`: key material never changes under a kid, so imports are reused. */
+  private imported = new Map<string, Promise<CryptoKey>>();
   private loadedAt = -Infinity;
-  private lastReload = -Infinity;
+  private lastLoad = -Infinity;
   private inflight: Promise<void> | undefined;
-  /** D1 loads performed: exposed so tests can assert the reload bound. */
+  /** D1 loads performed (or env-secret loads): exposed so tests can assert the reload bound. */
   loads = 0;
 
   constructor(private readonly db: D1Database, private readonly config: Config) {}
 
+  private importCached(row: KeyRow, usage: 'sign' | 'verify'): Promise<CryptoKey> {
+    const id = `${usage}:${row.kid}`;
+    let key = this.imported.get(id);
+    if (!key) {
+      key = importKey(row, this.config.keyEncryptionKey, usage);
+      key.catch(() => this.imported.delete(id));
+      this.imported.set(id, key);
+    }
+    return key;
+  }
+
   private async load(now: number): Promise<void> {
     this.loads++;
-    this.lastReload = now;
+    this.lastLoad = now;
     const { config } = this;
-    const verifying = new Map<string, VerifyKey>();
-    if (config.alg === 'HS256' && config.jwtSecret) {
-      const raw = utf8(config.jwtSecret);
+    if (usesEnvSecret(config)) {
       const kid = await envSecretKid(config.jwtSecret);
-      this.signing = { kid, alg: 'HS256', key: await importHmac(raw, ['sign']) };
-      verifying.set(kid, { key: await importHmac(raw, ['verify']), notAfter: null });
-    } else {
-      const active = await ensureActiveKey(this.db, config, now);
-      const rows = await liveRows(this.db, config.alg, now);
-      for (const row of rows) {
-        verifying.set(row.kid, {
-          key: await importRow(row, config.keyEncryptionKey, 'verify'),
-          notAfter: row.status === 'active' ? null : row.retireAfter,
-        });
-      }
-      if (this.signing?.kid !== active.kid) {
-        this.signing = { kid: active.kid, alg: config.alg, key: await importRow(active, config.keyEncryptionKey, 'sign') };
-      }
+      const raw = envSecretBytes(config.jwtSecret);
+      this.signer = { kid, alg: 'HS256', key: await importHmac(raw, 'sign') };
+      this.verifiers = new Map([[kid, { key: await importHmac(raw, 'verify'), notAfter: null }]]);
+      this.jwks = [];
+      this.loadedAt = now;
+      return;
     }
-    this.verifying = verifying;
+    let rows = await liveKeys(this.db, config.alg, now);
+    if (!rows.some((r) => r.status === 'active') || !rows.some((r) => r.status === 'next')) {
+      await ensureKeys(this.db, config, now);
+      rows = await liveKeys(this.db, config.alg, now);
+    }
+    const active = rows.find((r) => r.status === 'active');
+    if (!active) throw new Error('no active signing key');
+    const verifiers = new Map<string, VerifyKey>();
+    for (const row of rows) {
+      verifiers.set(row.kid, { key: await this.importCached(row, 'verify'), notAfter: row.status === 'retired' ? row.retireAfter : null });
+    }
+    this.signer = { kid: active.kid, alg: config.alg, key: await this.importCached(active, 'sign') };
+    this.verifiers = verifiers;
+    this.jwks = rows.filter((r) => r.publicJwk).map((r) => JSON.parse(r.publicJwk!) as JWK);
+    // Forget imports of keys that left the ring.
+    for (const id of this.imported.keys()) if (!verifiers.has(id.slice(id.indexOf(':') + 1))) this.imported.delete(id);
     this.loadedAt = now;
   }
 
@@ -217,27 +148,40 @@ export class KeyRing {
     return this.inflight;
   }
 
+  private async fresh(now: number): Promise<void> {
+    if (now - this.loadedAt >= CACHE_TTL_SECONDS || now < this.loadedAt) await this.reload(now);
+  }
+
   async signingKey(now: number): Promise<SigningKey> {
-    if (!this.signing || now - this.loadedAt >= CACHE_TTL_SECONDS) await this.reload(now);
-    return this.signing!;
+    await this.fresh(now);
+    return this.signer!;
   }
 
   /** The key for `kid`, or null when no live key has that id (after at most one bounded reload). */
   async verifyKey(kid: string, now: number): Promise<CryptoKey | null> {
-    if (now - this.loadedAt >= CACHE_TTL_SECONDS) await this.reload(now);
-    let entry = this.verifying.get(kid);
-    if (!entry && now - this.lastReload >= RELOAD_INTERVAL_SECONDS) {
+    await this.fresh(now);
+    let entry = this.verifiers.get(kid);
+    if (!entry && now - this.lastLoad >= RELOAD_INTERVAL_SECONDS) {
       await this.reload(now);
-      entry = this.verifying.get(kid);
+      entry = this.verifiers.get(kid);
     }
-    if (!entry || (entry.notAfter !== null && now > entry.notAfter)) return null;
+    if (!entry || (entry.notAfter !== null && now >= entry.notAfter)) return null;
     return entry.key;
   }
 
-  /** Forget cached keys (after a rotation performed by this isolate). */
+  /** Public JWKs that verifiers may need: active, next and retired-in-overlap ES256 keys. */
+  async publicJwks(now: number): Promise<JWK[]> {
+    await this.fresh(now);
+    return this.jwks.filter((jwk) => {
+      const entry = this.verifiers.get(jwk.kid!);
+      return entry !== undefined && (entry.notAfter === null || now < entry.notAfter);
+    });
+  }
+
+  /** Forget the cached key set (after a rotation performed by this isolate). */
   invalidate(): void {
     this.loadedAt = -Infinity;
-    this.lastReload = -Infinity;
+    this.lastLoad = -Infinity;
   }
 }
 

@@ -1,0 +1,60 @@
+// RPC for other Workers over a service binding (docs/keys.md "Verifying tokens elsewhere"):
+//   [[services]] binding = "AUTH", service = "edge-auth", entrypoint = "AuthService"
+//   const result = await env.AUTH.verify(token)
+// verify() applies exactly the checks of requireAuth (services/authenticate.ts), revocation
+// included, and answers with a typed result instead of throwing: a bad token is an expected outcome
+// for the caller, not an exception crossing the binding.
+import { WorkerEntrypoint } from 'cloudflare:workers';
+import { ConfigError, getConfig, type Env } from './config';
+import { AppError } from './errors';
+import { ROLE_PATTERN } from './lib/validation';
+import { authenticate } from './services/authenticate';
+import { MAX_TOKEN_LENGTH, type AccessClaims } from './tokens/access';
+
+export type VerifyErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'misconfigured' | 'internal_error';
+
+export type VerifyResult =
+  | { ok: true; claims: AccessClaims }
+  | { ok: false; error: VerifyErrorCode; message: string };
+
+export interface VerifyOptions {
+  /** Accept only tokens holding any of these roles (insufficient_scope otherwise). */
+  roles?: string[];
+}
+
+const MAX_ROLES = 32;
+
+function failure(error: VerifyErrorCode, message: string): VerifyResult {
+  return { ok: false, error, message };
+}
+
+/** verify() with an explicit clock (Unix seconds): the entrypoint passes the real one, tests their own. */
+export async function verifyToken(env: Env, token: unknown, now: number, options: VerifyOptions = {}): Promise<VerifyResult> {
+  // RPC callers are other code, not browsers, but their inputs are still untrusted input.
+  if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
+    return failure('invalid_token', 'The access token is malformed.');
+  }
+  const roles = options?.roles;
+  if (roles !== undefined && (!Array.isArray(roles) || roles.length > MAX_ROLES || !roles.every((r) => typeof r === 'string' && ROLE_PATTERN.test(r)))) {
+    return failure('invalid_request', 'roles must be a list of role names.');
+  }
+  try {
+    const claims = await authenticate(env, getConfig(env), token, now, { roles: roles ?? [] });
+    return { ok: true, claims };
+  } catch (err) {
+    if (err instanceof AppError && (err.code === 'invalid_token' || err.code === 'insufficient_scope')) {
+      return failure(err.code, err.message);
+    }
+    const code = err instanceof ConfigError ? 'misconfigured' : 'internal_error';
+    // Name and message only (ours never carry secrets); never the token.
+    console.error(JSON.stringify({ level: 'error', code, via: 'rpc', cause: err instanceof Error ? `${err.name}: ${err.message}`.slice(0, 300) : 'non-error thrown' }));
+    return failure(code, code === 'misconfigured' ? 'The auth service is misconfigured.' : 'Internal error.');
+  }
+}
+
+export class AuthService extends WorkerEntrypoint<Env> {
+  /** Verifies an access token: `{ ok: true, claims }` or `{ ok: false, error, message }`. */
+  async verify(token: string, options?: VerifyOptions): Promise<VerifyResult> {
+    return verifyToken(this.env, token, Math.floor(Date.now() / 1000), options);
+  }
+}
