@@ -11,6 +11,7 @@ import { AppError } from './errors';
 import { MAX_BODY_BYTES } from './lib/body';
 import { errorResponse } from './lib/error-response';
 import { csrfProtection } from './middleware/csrf';
+import { adminRoutes } from './routes/admin';
 import { apiRoutes } from './routes/api';
 import { authRoutes } from './routes/auth';
 import { wellKnownRoutes } from './routes/well-known';
@@ -87,6 +88,7 @@ export function createApp(deps: AppDeps = {}) {
   app.get('/health', (c) => c.json({ status: 'ok' }));
   app.route('/auth', authRoutes);
   app.route('/api', apiRoutes);
+  app.route('/admin', adminRoutes);
   app.route('/.well-known', wellKnownRoutes);
 
   app.notFound((c) => errorResponse(c, new AppError('not_found')));

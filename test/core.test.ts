@@ -24,7 +24,7 @@ describe.each(ALGS)('core with %s', (alg) => {
       .sign(key.key);
   }
 
-  function baseClaims(c: Client, token: string) {
+  function baseClaims(c: Client, token: string): Record<string, unknown> {
     const payload = JSON.parse(atob(token.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))) as Record<string, unknown>;
     return { ...payload, iat: c.clock.seconds, exp: c.clock.seconds + 600 };
   }

@@ -18,7 +18,7 @@ export class TestClock {
 
 export type Alg = 'ES256' | 'HS256';
 
-export function testEnv(overrides: Partial<Record<keyof Env, string>> = {}): Env {
+export function testEnv(overrides: Partial<Record<Exclude<keyof Env, 'DB' | 'KV'>, string>> = {}): Env {
   return { ...(env as unknown as Env), ...overrides };
 }
 

@@ -1,9 +1,13 @@
 // requireAuth: the guard of every protected route. Shaped like hono/jwt's middleware, but with
 // the RFC 8725 checks of tokens/access.ts, the revocation list, roles, and cookie mode.
+// Two strategies (docs/administration.md "Fresh rights"): claims only (no D1 read; role and
+// account changes reach the route through the revocation list) or `fresh` (one D1 read per
+// request; the stored user decides, whatever the token says).
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import type { AppEnv, AuthContext } from '../app-env';
 import { ACCESS_COOKIE } from '../cookies';
+import { findUserById, parseRoles } from '../db/users';
 import { insufficientScope, invalidToken, missingToken } from '../errors';
 import { ROLE_PATTERN } from '../lib/validation';
 import { MAX_TOKEN_LENGTH, verifyAccessToken } from '../tokens/access';
@@ -13,6 +17,12 @@ import { isSessionRevoked } from '../tokens/revocation';
 export interface RequireAuthOptions {
   /** Admit callers holding any of these roles (none: any authenticated caller). */
   roles?: string[];
+  /**
+   * Re-read the user from D1 on every request: a deleted or disabled user is refused with 401
+   * invalid_token, and the stored roles (not the token's) decide the role check and become
+   * `c.get('auth').roles`. Costs one D1 read; for administration and other sensitive routes.
+   */
+  fresh?: boolean;
 }
 
 // RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
@@ -48,9 +58,20 @@ export function requireAuth(options: RequireAuthOptions = {}): MiddlewareHandler
     const config = c.get('config');
     const now = c.get('now')();
     const claims = await verifyAccessToken(keyRing(c.env.DB, config), config, presented.token, now);
-    if (await isSessionRevoked(c.env.KV, claims.sid)) throw invalidToken('The access token has been revoked.');
-    if (roles.length > 0 && !roles.some((r) => claims.roles.includes(r))) throw insufficientScope(roles);
-    c.set('auth', { userId: claims.sub, username: claims.username, sessionId: claims.sid, jti: claims.jti, roles: claims.roles, exp: claims.exp, via: presented.via });
+    // The KV read and (when fresh) the D1 read are independent: run them together.
+    const [revoked, user] = await Promise.all([
+      isSessionRevoked(c.env.KV, claims.sid),
+      options.fresh ? findUserById(c.env.DB, claims.sub) : undefined,
+    ]);
+    if (revoked) throw invalidToken('The access token has been revoked.');
+    let { username, roles: held } = claims;
+    if (options.fresh) {
+      if (!user || user.disabled) throw invalidToken('The account no longer exists or is disabled.');
+      username = user.username;
+      held = parseRoles(user.roles);
+    }
+    if (roles.length > 0 && !roles.some((r) => held.includes(r))) throw insufficientScope(roles);
+    c.set('auth', { userId: claims.sub, username, sessionId: claims.sid, jti: claims.jti, roles: held, exp: claims.exp, via: presented.via });
     await next();
   };
 }
