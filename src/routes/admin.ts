@@ -9,12 +9,9 @@ import { AppError } from '../errors';
 import { readJson } from '../lib/body';
 import { pageSize, readQuery, unixSeconds } from '../lib/query';
 import { requestMeta } from '../lib/request-meta';
-import { email, role } from '../lib/validation';
+import { email, MAX_ROLES_PER_USER, role } from '../lib/validation';
 import { requireAuth } from '../middleware/require-auth';
 import * as admin from '../services/admin';
-
-/** Roles travel in every access token: a bound keeps tokens small. */
-export const MAX_ROLES_PER_USER = 16;
 
 const adminOnly = requireAuth({ roles: [admin.ADMIN_ROLE], fresh: true });
 
