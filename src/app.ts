@@ -12,6 +12,7 @@ import { MAX_BODY_BYTES } from './lib/body';
 import { errorResponse } from './lib/error-response';
 import { csrfProtection } from './middleware/csrf';
 import { adminKeyRoutes } from './routes/admin-keys';
+import { adminRoutes } from './routes/admin';
 import { apiRoutes } from './routes/api';
 import { authRoutes } from './routes/auth';
 import { wellKnownRoutes } from './routes/well-known';
@@ -89,6 +90,7 @@ export function createApp(deps: AppDeps = {}) {
   app.route('/auth', authRoutes);
   app.route('/api', apiRoutes);
   app.route('/admin/keys', adminKeyRoutes);
+  app.route('/admin', adminRoutes);
   app.route('/.well-known', wellKnownRoutes);
 
   app.notFound((c) => errorResponse(c, new AppError('not_found')));

@@ -16,6 +16,7 @@ export interface Env {
   CLOCK_LEEWAY?: string;
   REGISTRATION?: string;
   ALLOWED_ORIGINS?: string;
+  AUDIT_RETENTION_DAYS?: string;
   JWT_SECRET?: string;
   KEY_ENCRYPTION_KEY?: string;
 }
@@ -32,6 +33,8 @@ export interface Config {
   leeway: number;
   registrationOpen: boolean;
   allowedOrigins: string[];
+  /** Audit rows older than this many days are deleted by the scheduled clean-up. */
+  auditRetentionDays: number;
   /** HS256 key material from the JWT_SECRET secret, when set. */
   jwtSecret: string | undefined;
   keyEncryptionKey: string;
@@ -44,14 +47,19 @@ export class ConfigError extends Error {
   }
 }
 
+/** Upper bounds of ACCESS_TOKEN_TTL and CLOCK_LEEWAY: the longest any access token can live,
+ * whatever a deployment sets (scripts/user-create.ts revokes for that long). */
+export const ACCESS_TOKEN_TTL_MAX = 86_400;
+export const CLOCK_LEEWAY_MAX = 300;
+
 /** Secrets shorter than this are refused: 32 bytes is the HS256 key size (RFC 7518 section 3.2). */
 export const MIN_SECRET_LENGTH = 32;
 
-function int(env: Env, name: keyof Env, fallback: number, min: number, max: number): number {
+function int(env: Env, name: keyof Env, fallback: number, min: number, max: number, unit = 'seconds'): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   if (typeof raw !== 'string' || !/^\d+$/.test(raw.trim())) {
-    throw new ConfigError(name, 'must be a whole number of seconds');
+    throw new ConfigError(name, `must be a whole number of ${unit}`);
   }
   const value = Number(raw.trim());
   if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}`);
@@ -77,11 +85,12 @@ export function parseConfig(env: Env): Config {
   const audience = (env.JWT_AUDIENCE ?? 'edge-auth').split(',').map((s) => s.trim()).filter(Boolean);
   if (audience.length === 0) throw new ConfigError('JWT_AUDIENCE', 'must not be empty');
 
-  const accessTtl = int(env, 'ACCESS_TOKEN_TTL', 900, 1, 86_400);
+  const accessTtl = int(env, 'ACCESS_TOKEN_TTL', 900, 1, ACCESS_TOKEN_TTL_MAX);
   const refreshTtl = int(env, 'REFRESH_TOKEN_TTL', 1_209_600, 60, 31_536_000);
   const sessionMaxAge = int(env, 'SESSION_MAX_AGE', 2_592_000, 60, 31_536_000);
   const reuseGrace = int(env, 'REFRESH_REUSE_GRACE', 10, 0, 300);
-  const leeway = int(env, 'CLOCK_LEEWAY', 30, 0, 300);
+  const leeway = int(env, 'CLOCK_LEEWAY', 30, 0, CLOCK_LEEWAY_MAX);
+  const auditRetentionDays = int(env, 'AUDIT_RETENTION_DAYS', 90, 1, 3650, 'days');
 
   const registration = (env.REGISTRATION ?? 'open').trim();
   if (registration !== 'open' && registration !== 'closed') {
@@ -116,6 +125,7 @@ export function parseConfig(env: Env): Config {
     leeway,
     registrationOpen: registration === 'open',
     allowedOrigins,
+    auditRetentionDays,
     jwtSecret,
     keyEncryptionKey,
   } satisfies Config;

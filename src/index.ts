@@ -1,6 +1,7 @@
-// Worker entry: the HTTP app, and the RPC entrypoint for other Workers (rpc.ts).
+// Worker entry: the HTTP app, the scheduled clean-up, and the RPC entrypoint for other Workers (rpc.ts).
 import { createApp } from './app';
-import type { Env } from './config';
+import { getConfig, type Env } from './config';
+import { runCleanup } from './services/cleanup';
 
 export { AuthService } from './rpc';
 
@@ -8,4 +9,10 @@ const app = createApp();
 
 export default {
   fetch: app.fetch,
+  // Cron trigger (wrangler.toml [triggers]): the scheduled time is the clock, so a delayed or
+  // retried run deletes exactly what had expired when it was due.
+  async scheduled(controller, env) {
+    const result = await runCleanup(env.DB, getConfig(env), Math.floor(controller.scheduledTime / 1000));
+    console.log(JSON.stringify({ level: 'info', event: 'cleanup', cron: controller.cron, ...result }));
+  },
 } satisfies ExportedHandler<Env>;

@@ -6,7 +6,11 @@ import { b64url, fromB64url, utf8 } from './encoding';
 const VERSION = 'v1';
 const kekCache = new Map<string, Promise<CryptoKey>>();
 
-async function deriveKey(secret: string, purpose: string, usages: string[], algorithm: SubtleCryptoImportKeyAlgorithm): Promise<CryptoKey> {
+// Parameter types taken from SubtleCrypto itself: this module also runs in Node (the CLI scripts).
+type DerivedAlgorithm = Parameters<SubtleCrypto['deriveKey']>[2];
+type Usages = Parameters<SubtleCrypto['deriveKey']>[4];
+
+async function deriveKey(secret: string, purpose: string, usages: Usages, algorithm: DerivedAlgorithm): Promise<CryptoKey> {
   const base = await crypto.subtle.importKey('raw', utf8(secret), 'HKDF', false, ['deriveKey']);
   return crypto.subtle.deriveKey(
     { name: 'HKDF', hash: 'SHA-256', salt: utf8('edge-auth'), info: utf8(purpose) },

@@ -1,7 +1,8 @@
 // The audit log in D1: who did what, to whom, from where, with what outcome. `detail` holds only
 // non-secret facts (reason codes, role lists, kids): never a password, token or hash.
+import { and, desc, eq, gte, lt, lte } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
-import { auditLog } from './schema';
+import { auditLog, type AuditRow } from './schema';
 
 export type AuditEvent =
   | 'register'
@@ -47,4 +48,63 @@ export async function recordAudit(db: D1Database, entry: AuditEntry, now: number
       detail: entry.detail ? JSON.stringify(entry.detail) : null,
     })
     .run();
+}
+
+export interface AuditFilter {
+  /** Only rows about this user (subject_id). */
+  subjectId?: string | undefined;
+  /** Only rows this user caused (actor_id). */
+  actorId?: string | undefined;
+  event?: string | undefined;
+  outcome?: 'success' | 'failure' | undefined;
+  /** Inclusive bounds on `at` (Unix seconds). */
+  since?: number | undefined;
+  until?: number | undefined;
+  /** Keyset pagination: only rows with a smaller id (newest first). */
+  beforeId?: number | undefined;
+  limit: number;
+}
+
+export async function listAudit(db: D1Database, f: AuditFilter): Promise<AuditRow[]> {
+  return drizzle(db)
+    .select()
+    .from(auditLog)
+    .where(
+      and(
+        f.subjectId !== undefined ? eq(auditLog.subjectId, f.subjectId) : undefined,
+        f.actorId !== undefined ? eq(auditLog.actorId, f.actorId) : undefined,
+        f.event !== undefined ? eq(auditLog.event, f.event) : undefined,
+        f.outcome !== undefined ? eq(auditLog.outcome, f.outcome) : undefined,
+        f.since !== undefined ? gte(auditLog.at, f.since) : undefined,
+        f.until !== undefined ? lte(auditLog.at, f.until) : undefined,
+        f.beforeId !== undefined ? lt(auditLog.id, f.beforeId) : undefined,
+      ),
+    )
+    .orderBy(desc(auditLog.id))
+    .limit(f.limit)
+    .all();
+}
+
+/** The API shape of an audit row: `detail` parsed back into an object. */
+export function toAuditView(row: AuditRow) {
+  let detail: unknown = null;
+  if (row.detail !== null) {
+    try {
+      detail = JSON.parse(row.detail);
+    } catch {
+      detail = null;
+    }
+  }
+  return {
+    id: row.id,
+    at: row.at,
+    event: row.event,
+    outcome: row.outcome,
+    actor_id: row.actorId,
+    subject_id: row.subjectId,
+    ip: row.ip,
+    user_agent: row.userAgent,
+    request_id: row.requestId,
+    detail,
+  };
 }

@@ -100,7 +100,12 @@ export async function revokeSession(db: D1Database, id: string, reason: string, 
   return rows[0];
 }
 
-/** Revokes every live session of a user, optionally keeping one (the caller's). */
+/**
+ * Revokes every unrevoked session of a user, optionally keeping one (the caller's). Sessions past
+ * their expiry are included on purpose: an access token issued just before a session expired
+ * outlives it by up to ACCESS_TOKEN_TTL, and only a revocation entry refuses it (the caller skips
+ * entries for sessions whose tokens have all expired).
+ */
 export async function revokeUserSessions(
   db: D1Database,
   userId: string,
@@ -111,14 +116,7 @@ export async function revokeUserSessions(
   return drizzle(db)
     .update(sessions)
     .set({ revokedAt: now, revokedReason: reason })
-    .where(
-      and(
-        eq(sessions.userId, userId),
-        isNull(sessions.revokedAt),
-        gt(sessions.expiresAt, now),
-        exceptId ? ne(sessions.id, exceptId) : undefined,
-      ),
-    )
+    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), exceptId ? ne(sessions.id, exceptId) : undefined))
     .returning(revokedColumns);
 }
 

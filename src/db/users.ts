@@ -1,8 +1,9 @@
 // Users in D1. Usernames are unique case-insensitively through `username_key`.
-import { eq } from 'drizzle-orm';
+import { and, asc, eq, gt, gte, isNull, lt } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { randomId } from '../crypto/random';
-import { users, type UserRow } from './schema';
+import type { RevokedRow } from './sessions';
+import { sessions, users, type UserRow } from './schema';
 
 /** What the API shows of a user: never a hash or a secret. */
 export interface PublicUser {
@@ -22,8 +23,41 @@ export function parseRoles(json: string): string[] {
   }
 }
 
-export function toPublicUser(row: UserRow): PublicUser {
+export function toPublicUser(row: UserWithoutHash): PublicUser {
   return { id: row.id, username: row.username, email: row.email, roles: parseRoles(row.roles), created_at: row.createdAt };
+}
+
+/** What the admin API shows: the public user plus account state; still never a hash. */
+export interface AdminUser extends PublicUser {
+  disabled: boolean;
+  failed_logins: number;
+  locked_until: number | null;
+  updated_at: number;
+}
+
+/** Every column except the password hash: admin reads never load it. */
+const adminColumns = {
+  id: users.id,
+  username: users.username,
+  usernameKey: users.usernameKey,
+  email: users.email,
+  roles: users.roles,
+  disabled: users.disabled,
+  failedLogins: users.failedLogins,
+  lockedUntil: users.lockedUntil,
+  createdAt: users.createdAt,
+  updatedAt: users.updatedAt,
+};
+export type UserWithoutHash = Omit<UserRow, 'passwordHash'>;
+
+export function toAdminUser(row: UserWithoutHash): AdminUser {
+  return {
+    ...toPublicUser(row),
+    disabled: row.disabled,
+    failed_logins: row.failedLogins,
+    locked_until: row.lockedUntil,
+    updated_at: row.updatedAt,
+  };
 }
 
 export async function findUserByKey(db: D1Database, usernameKey: string): Promise<UserRow | undefined> {
@@ -63,4 +97,88 @@ export async function insertUser(db: D1Database, input: NewUser, now: number): P
 
 export async function setPasswordHash(db: D1Database, id: string, passwordHash: string, now: number): Promise<void> {
   await drizzle(db).update(users).set({ passwordHash, updatedAt: now }).where(eq(users.id, id)).run();
+}
+
+// Usernames are ASCII after validation, but the upper bound of a prefix range must be above any
+// character a key could hold: U+10FFFF sorts after every other code point in UTF-8 (BINARY collation).
+const PREFIX_END = '\u{10FFFF}';
+
+/**
+ * One page of users in `username_key` order, starting after `after` (keyset pagination: stable
+ * while users are added or removed), optionally only keys starting with `prefix`.
+ */
+export async function listUsers(
+  db: D1Database,
+  page: { after?: string | undefined; prefix?: string | undefined; limit: number },
+): Promise<UserWithoutHash[]> {
+  return drizzle(db)
+    .select(adminColumns)
+    .from(users)
+    .where(
+      and(
+        page.after !== undefined ? gt(users.usernameKey, page.after) : undefined,
+        page.prefix ? gte(users.usernameKey, page.prefix) : undefined,
+        page.prefix ? lt(users.usernameKey, page.prefix + PREFIX_END) : undefined,
+      ),
+    )
+    .orderBy(asc(users.usernameKey))
+    .limit(page.limit)
+    .all();
+}
+
+export async function findUserWithoutHash(db: D1Database, id: string): Promise<UserWithoutHash | undefined> {
+  return drizzle(db).select(adminColumns).from(users).where(eq(users.id, id)).get();
+}
+
+export interface UserChanges {
+  roles?: string[];
+  email?: string | null;
+  disabled?: boolean;
+}
+
+export async function updateUser(db: D1Database, id: string, changes: UserChanges, now: number): Promise<UserWithoutHash | undefined> {
+  const rows = await drizzle(db)
+    .update(users)
+    .set({
+      ...(changes.roles !== undefined ? { roles: JSON.stringify(changes.roles) } : {}),
+      ...(changes.email !== undefined ? { email: changes.email } : {}),
+      ...(changes.disabled !== undefined ? { disabled: changes.disabled } : {}),
+      updatedAt: now,
+    })
+    .where(eq(users.id, id))
+    .returning(adminColumns);
+  return rows[0];
+}
+
+/** Clears the failed-login counter and any lock (the lockout itself lives with login). */
+export async function unlockUser(db: D1Database, id: string, now: number): Promise<UserWithoutHash | undefined> {
+  const rows = await drizzle(db)
+    .update(users)
+    .set({ failedLogins: 0, lockedUntil: null, updatedAt: now })
+    .where(eq(users.id, id))
+    .returning(adminColumns);
+  return rows[0];
+}
+
+/**
+ * Deletes a user in one D1 batch (a transaction) that first marks their live sessions revoked and
+ * returns them: the session rows then go with the user (ON DELETE CASCADE), but the caller still
+ * knows which access tokens to put on the revocation list. No login can slip in between.
+ */
+export async function deleteUserReturningSessions(
+  db: D1Database,
+  id: string,
+  reason: string,
+  now: number,
+): Promise<{ deleted: boolean; revoked: RevokedRow[] }> {
+  const orm = drizzle(db);
+  const [revoked, deleted] = await orm.batch([
+    orm
+      .update(sessions)
+      .set({ revokedAt: now, revokedReason: reason })
+      .where(and(eq(sessions.userId, id), isNull(sessions.revokedAt)))
+      .returning({ id: sessions.id, lastUsedAt: sessions.lastUsedAt }),
+    orm.delete(users).where(eq(users.id, id)).returning({ id: users.id }),
+  ]);
+  return { deleted: deleted.length > 0, revoked };
 }

@@ -13,7 +13,8 @@ function isJson(contentType: string | undefined): boolean {
   return type!.trim().toLowerCase() === 'application/json';
 }
 
-function describe(error: z.ZodError): string {
+/** The first issue, in words (shared with query-string validation in lib/query.ts). */
+export function describe(error: z.ZodError): string {
   const issue = error.issues[0];
   if (!issue) return 'The request body is not valid.';
   if (issue.code === 'unrecognized_keys') return `Unknown field: ${issue.keys.map((k) => k.slice(0, 64)).join(', ')}.`;

@@ -6,7 +6,10 @@ import { utf8 } from '../crypto/encoding';
 export const USERNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/;
 export const PASSWORD_MIN_BYTES = 8;
 export const PASSWORD_MAX_BYTES = 1024;
+/** Documented role alphabet: 1 to 32 characters, a lower-case letter first, then a-z, 0-9, '_', ':' or '-'. */
 export const ROLE_PATTERN = /^[a-z][a-z0-9_:-]{0,31}$/;
+/** Roles travel in every access token: a bound keeps tokens small. */
+export const MAX_ROLES_PER_USER = 16;
 
 /**
  * NFKC first, so compatibility look-alikes (full-width letters, ligatures) fold to the ASCII they

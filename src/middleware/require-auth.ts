@@ -1,6 +1,9 @@
 // requireAuth: the guard of every protected route. Shaped like hono/jwt's middleware; the checks
-// themselves (RFC 8725 verification, revocation list, roles) are services/authenticate.ts, shared
-// with the RPC entrypoint. This file adds where the token comes from (header or cookie).
+// themselves (RFC 8725 verification, revocation list, roles, fresh lookup) are
+// services/authenticate.ts, shared with the RPC entrypoint. This file adds where the token comes
+// from (header or cookie). Two strategies (docs/administration.md "Fresh rights"): claims only (no
+// D1 read; role and account changes reach the route through the revocation list) or `fresh` (one
+// D1 read per request; the stored user decides, whatever the token says).
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import type { AppEnv, AuthContext } from '../app-env';
@@ -13,6 +16,12 @@ import { MAX_TOKEN_LENGTH } from '../tokens/access';
 export interface RequireAuthOptions {
   /** Admit callers holding any of these roles (none: any authenticated caller). */
   roles?: string[];
+  /**
+   * Re-read the user from D1 on every request: a deleted or disabled user is refused with 401
+   * invalid_token, and the stored roles (not the token's) decide the role check and become
+   * `c.get('auth').roles`. Costs one D1 read; for administration and other sensitive routes.
+   */
+  fresh?: boolean;
 }
 
 // RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
@@ -45,7 +54,7 @@ export function requireAuth(options: RequireAuthOptions = {}): MiddlewareHandler
   return async function requireAuthMiddleware(c, next) {
     const presented = extractAccessToken(c);
     if (!presented) throw missingToken();
-    const claims = await authenticate(c.env, c.get('config'), presented.token, c.get('now')(), { roles });
+    const claims = await authenticate(c.env, c.get('config'), presented.token, c.get('now')(), { roles, fresh: options.fresh });
     c.set('auth', { userId: claims.sub, username: claims.username, sessionId: claims.sid, jti: claims.jti, roles: claims.roles, exp: claims.exp, via: presented.via });
     await next();
   };

@@ -10,7 +10,7 @@ import { requireAuth } from '../middleware/require-auth';
 import { envSecretKid } from '../tokens/key-material';
 import { ExternalKeyError, keyRing, rotate, rotationOverlap, usesEnvSecret } from '../tokens/keys';
 
-const adminOnly = requireAuth({ roles: ['admin'] });
+const adminOnly = requireAuth({ roles: ['admin'], fresh: true });
 
 function audit(c: Context<AppEnv>, outcome: 'success' | 'failure', detail: Record<string, string | number | null>): Promise<void> {
   const meta = requestMeta(c);

@@ -22,6 +22,7 @@ import {
   touchSession,
 } from '../db/sessions';
 import type { SessionRow } from '../db/schema';
+import { deleteUserReturningSessions } from '../db/users';
 import { KV_MIN_TTL_SECONDS, revokeSessionTokens } from './revocation';
 
 const REFRESH_TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/; // 32 bytes, base64url
@@ -174,4 +175,19 @@ export async function endUserSessions(
   const revoked = await revokeUserSessions(stores.DB, userId, reason, now, exceptSessionId);
   await revokeSessionTokens(stores.KV, revoked, { accessTtl: config.accessTtl, leeway: config.leeway }, reason, now);
   return revoked.length;
+}
+
+/**
+ * Deletes a user and refuses their outstanding access tokens: the sessions are revoked and the
+ * user deleted in one D1 transaction, then the revocation list gets an entry per live session.
+ */
+export async function deleteUserEndingSessions(
+  stores: Stores,
+  config: Config,
+  userId: string,
+  now: number,
+): Promise<{ deleted: boolean; ended: number }> {
+  const { deleted, revoked } = await deleteUserReturningSessions(stores.DB, userId, 'user_deleted', now);
+  await revokeSessionTokens(stores.KV, revoked, { accessTtl: config.accessTtl, leeway: config.leeway }, 'user_deleted', now);
+  return { deleted, ended: revoked.length };
 }

@@ -5,7 +5,8 @@
 /** KV refuses expirationTtl below 60 seconds. */
 export const KV_MIN_TTL_SECONDS = 60;
 
-const sessionKey = (sid: string) => `revoked:sid:${sid}`;
+/** `revoked:sid:<session id>` -> {at, reason}; exported for scripts/user-create.ts, which writes the same entries. */
+export const sessionKey = (sid: string) => `revoked:sid:${sid}`;
 
 export interface RevokedSession {
   id: string;

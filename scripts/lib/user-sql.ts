@@ -1,0 +1,83 @@
+// The SQL that `npm run user:create` runs through `wrangler d1 execute`. Pure functions, so the
+// escaping can be tested without a database. Every value is validated before it gets here; it is
+// still escaped as an SQL string literal, never pasted raw.
+import { coverSeconds, KV_MIN_TTL_SECONDS, sessionKey } from '../../src/tokens/revocation';
+import { ACCESS_TOKEN_TTL_MAX, CLOCK_LEEWAY_MAX } from '../../src/config';
+
+/** An SQL string literal: quotes doubled; NUL refused (SQLite would cut the string there). */
+export function sqlString(value: string): string {
+  if (value.includes('\u0000')) throw new Error('NUL character in an SQL value');
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+function sqlInt(value: number): string {
+  if (!Number.isSafeInteger(value)) throw new Error('not an integer');
+  return String(value);
+}
+
+export interface UserUpsert {
+  id: string; // used only when the user is new
+  username: string;
+  usernameKey: string;
+  passwordHash: string;
+  /** Undefined: keep an existing user's roles (a new user gets none). */
+  roles: string[] | undefined;
+  /** Undefined: keep an existing user's email. */
+  email: string | undefined;
+  now: number;
+}
+
+export const CLI_REASON = 'user_create_cli';
+
+/**
+ * Creates the user or, when the username exists, sets the password (and roles/email when given),
+ * enables and unlocks the account, ends its sessions (as a password change does) and audits it.
+ */
+export function upsertUserSql(u: UserUpsert): string {
+  const now = sqlInt(u.now);
+  const key = sqlString(u.usernameKey);
+  const roles = sqlString(JSON.stringify(u.roles ?? []));
+  const email = u.email === undefined ? 'NULL' : sqlString(u.email);
+  const byKey = `(SELECT id FROM users WHERE username_key = ${key})`;
+  return [
+    `INSERT INTO users (id, username, username_key, email, password_hash, roles, disabled, failed_logins, locked_until, created_at, updated_at)
+VALUES (${sqlString(u.id)}, ${sqlString(u.username)}, ${key}, ${email}, ${sqlString(u.passwordHash)}, ${roles}, 0, 0, NULL, ${now}, ${now})
+ON CONFLICT (username_key) DO UPDATE SET
+  password_hash = excluded.password_hash,
+  roles = ${u.roles === undefined ? 'users.roles' : 'excluded.roles'},
+  email = ${u.email === undefined ? 'users.email' : 'excluded.email'},
+  disabled = 0, failed_logins = 0, locked_until = NULL, updated_at = excluded.updated_at;`,
+    `UPDATE sessions SET revoked_at = ${now}, revoked_reason = ${sqlString(CLI_REASON)} WHERE user_id = ${byKey} AND revoked_at IS NULL;`,
+    // The audit row: who (no actor: a shell with database access), what roles now, how many sessions ended.
+    `INSERT INTO audit_log (at, event, outcome, actor_id, subject_id, ip, user_agent, request_id, detail)
+SELECT ${now}, ${sqlString(CLI_REASON)}, 'success', NULL, id, NULL, 'edge-auth user:create', NULL,
+  json_object('roles', json(roles), 'created', json(CASE WHEN id = ${sqlString(u.id)} THEN 'true' ELSE 'false' END),
+    'sessions_ended', (SELECT count(*) FROM sessions WHERE user_id = users.id AND revoked_at = ${now} AND revoked_reason = ${sqlString(CLI_REASON)}))
+FROM users WHERE username_key = ${key};`,
+  ].join('\n');
+}
+
+/** Reads back what the upsert did: the user and the sessions it ended. No hash is selected. */
+export function resultSql(usernameKey: string, now: number): string {
+  const key = sqlString(usernameKey);
+  return [
+    `SELECT id, username, roles, email FROM users WHERE username_key = ${key};`,
+    `SELECT id, last_used_at FROM sessions WHERE user_id = (SELECT id FROM users WHERE username_key = ${key}) AND revoked_at = ${sqlInt(now)} AND revoked_reason = ${sqlString(CLI_REASON)};`,
+  ].join('\n');
+}
+
+/**
+ * Revocation-list entries (the Worker's format, tokens/revocation.ts) for the ended sessions. The
+ * CLI cannot know the deployment's ACCESS_TOKEN_TTL, so entries cover the longest one allowed.
+ */
+export function revocationEntries(ended: { id: string; last_used_at: number }[], now: number) {
+  const timing = { accessTtl: ACCESS_TOKEN_TTL_MAX, leeway: CLOCK_LEEWAY_MAX };
+  return ended
+    .map((s) => ({ id: s.id, ttl: coverSeconds(s.last_used_at, timing, now) }))
+    .filter((s) => s.ttl > 0)
+    .map((s) => ({
+      key: sessionKey(s.id),
+      value: JSON.stringify({ at: now, reason: CLI_REASON }),
+      expiration_ttl: Math.max(KV_MIN_TTL_SECONDS, s.ttl),
+    }));
+}

@@ -1,0 +1,180 @@
+// `npm run test:cli`: user:create end to end. The CLI writes a user into a fresh local database
+// (a temporary --persist-to), then `npm run dev` serves that database and the user logs in over
+// HTTP: the hash made in Node verifies in workerd, and the role reaches the admin API.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { nodePasswordHasher } from './lib/node-password';
+import { sqlString, upsertUserSql } from './lib/user-sql';
+
+const ROOT = join(import.meta.dirname, '..');
+const persist = mkdtempSync(join(tmpdir(), 'edge-auth-cli-test-'));
+const PASSWORD = 'first admin password';
+const NEW_PASSWORD = 'replacement password';
+let base = '';
+let server: ChildProcess | undefined;
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the CLI without blocking the event loop: a blocked loop misses the server closing idle
+ * keep-alive connections, and the next fetch would fail on a dead socket.
+ */
+function userCreate(args: string[], input?: string): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('npm', ['run', '-s', 'user:create', '--', ...args, '--persist-to', persist], {
+      cwd: ROOT,
+      env: { ...process.env, CI: 'true' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function waitForHealth(url: string, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(`${url}/health`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error('wrangler dev did not become healthy');
+}
+
+async function post(path: string, body: unknown, token?: string): Promise<Response> {
+  return fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
+}
+
+interface Tokens {
+  access_token: string;
+  refresh_token: string;
+  user: { id: string; username: string; roles: string[] };
+}
+
+describe('npm run user:create', () => {
+  before(async () => {
+    const created = await userCreate(['--username', 'Cli_Admin', '--password', PASSWORD, '--role', 'admin']);
+    assert.equal(created.status, 0, created.stderr);
+    assert.match(created.stdout, /user "Cli_Admin" \(.+\) saved in the local database with roles \["admin"\]/);
+    assert.ok(!created.stdout.includes(PASSWORD) && !created.stderr.includes(PASSWORD), 'the password is never printed');
+
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    // Its own process group, so the whole tree (npm, node, wrangler, workerd) can be stopped by id.
+    server = spawn('npm', ['run', '-s', 'dev', '--', '--port', String(port), '--persist-to', persist], {
+      cwd: ROOT,
+      detached: true,
+      stdio: ['ignore', process.env.EDGE_AUTH_DEV_LOG ? openSync(process.env.EDGE_AUTH_DEV_LOG, 'w') : 'ignore', 'inherit'],
+      env: { ...process.env, CI: 'true' },
+    });
+    await waitForHealth(base, 120_000);
+  });
+
+  after(() => {
+    if (server?.pid) {
+      try {
+        process.kill(-server.pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+    rmSync(persist, { recursive: true, force: true });
+  });
+
+  it('creates a user who can log in through wrangler dev and use the admin API', async () => {
+    const login = await post('/auth/login', { username: 'cli_admin', password: PASSWORD });
+    assert.equal(login.status, 200);
+    const tokens = (await login.json()) as Tokens;
+    assert.deepEqual(tokens.user.roles, ['admin']);
+    const users = await fetch(`${base}/admin/users?username_prefix=cli_`, { headers: { Authorization: `Bearer ${tokens.access_token}` } });
+    assert.equal(users.status, 200);
+    const body = (await users.json()) as { users: { username: string; roles: string[] }[] };
+    assert.deepEqual(body.users.map((u) => [u.username, u.roles]), [['Cli_Admin', ['admin']]]);
+
+    const wrong = await post('/auth/login', { username: 'cli_admin', password: 'not the password' });
+    assert.equal(wrong.status, 401);
+  });
+
+  it('updates an existing user: new password (from stdin), roles kept, sessions and tokens ended', async () => {
+    const before = (await (await post('/auth/login', { username: 'cli_admin', password: PASSWORD })).json()) as Tokens;
+    const updated = await userCreate(['--username', 'CLI_ADMIN', '--password-stdin'], `${NEW_PASSWORD}\n`);
+    assert.equal(updated.status, 0, updated.stderr);
+    assert.match(updated.stdout, /roles \["admin"\]; \d+ session\(s\) ended/);
+
+    assert.equal((await post('/auth/login', { username: 'cli_admin', password: PASSWORD })).status, 401);
+    const after = await post('/auth/login', { username: 'cli_admin', password: NEW_PASSWORD });
+    assert.equal(after.status, 200);
+    assert.deepEqual(((await after.json()) as Tokens).user.roles, ['admin']);
+
+    assert.equal((await post('/auth/refresh', { refresh_token: before.refresh_token })).status, 401);
+    const old = await fetch(`${base}/api/private`, { headers: { Authorization: `Bearer ${before.access_token}` } });
+    assert.equal(old.status, 401, 'the old access token is on the revocation list');
+  });
+
+  it('refuses bad input with exit code 2 and writes nothing', async () => {
+    const cases: string[][] = [
+      ['--username', 'has space', '--password', PASSWORD],
+      ['--username', 'validname', '--password', 'short'],
+      ['--username', 'validname', '--password', PASSWORD, '--role', 'Admin'],
+      ['--username', 'validname', '--password', PASSWORD, '--email', 'not-an-email'],
+      ['--username', 'validname'],
+      ['--username', 'validname', '--password', PASSWORD, '--unknown'],
+      ['--username', 'validname', '--password', PASSWORD, '--remote'], // --persist-to is local only
+    ];
+    for (const args of cases) {
+      const run = await userCreate(args);
+      assert.equal(run.status, 2, `${args.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr, /Usage: npm run user:create/);
+    }
+    assert.equal((await post('/auth/login', { username: 'validname', password: PASSWORD })).status, 401);
+  });
+});
+
+describe('user:create building blocks', () => {
+  it('escapes SQL string literals and refuses NUL', () => {
+    assert.equal(sqlString("o'neil"), "'o''neil'");
+    assert.equal(sqlString("''; DROP TABLE users; --"), "'''''; DROP TABLE users; --'");
+    assert.throws(() => sqlString('a\u0000b'));
+    const sql = upsertUserSql({ id: 'id-1', username: 'a', usernameKey: 'a', passwordHash: 'h', roles: undefined, email: "x'y@example.com", now: 1 });
+    assert.ok(sql.includes("'x''y@example.com'"));
+    assert.ok(sql.includes('roles = users.roles'), 'roles are kept when none are given');
+  });
+
+  it('hashes with the Worker parameters and verifies its own hashes', async () => {
+    const phc = await nodePasswordHasher.hashPassword('some password');
+    assert.match(phc, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/);
+    assert.deepEqual(await nodePasswordHasher.verifyPassword('some password', phc), { ok: true, needsRehash: false });
+    assert.equal((await nodePasswordHasher.verifyPassword('other password', phc)).ok, false);
+  });
+});

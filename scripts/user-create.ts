@@ -1,0 +1,169 @@
+// `npm run user:create -- --username NAME --password PASS [--role admin]... [--email ADDR]
+//                        [--remote | --local] [--persist-to DIR] [--config wrangler.toml] [--env ENV]`
+//
+// Creates a user, or updates an existing one (new password; roles/email when given; enabled and
+// unlocked; sessions ended), directly in D1 through `wrangler d1 execute`: the way to the first
+// administrator, and back in when every administrator is lost. There is no default account or
+// password anywhere. Hashing is the Worker's own code (src/crypto/password-hasher.ts).
+//
+// The password never reaches another process: wrangler gets only SQL in a private temporary file
+// (which holds the hash). Prefer --password-stdin to keep the password out of the shell history
+// and the process list.
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { email as emailSchema, MAX_ROLES_PER_USER, password as passwordSchema, ROLE_PATTERN, username as usernameSchema } from '../src/lib/validation';
+import { nodePasswordHasher } from './lib/node-password';
+import { resultSql, revocationEntries, upsertUserSql } from './lib/user-sql';
+
+const USAGE = `Usage: npm run user:create -- --username NAME (--password PASS | --password-stdin)
+         [--role ROLE]... [--email ADDR] [--local | --remote] [--persist-to DIR] [--config FILE] [--env ENV]
+
+Creates the user, or updates an existing one: sets the password, the roles and email when given,
+enables and unlocks the account and ends its sessions. --local (the default) writes to the
+database of \`npm run dev\` (.wrangler/state, or --persist-to DIR); --remote to the deployed one.`;
+
+class UsageError extends Error {}
+
+interface Options {
+  username: { username: string; key: string };
+  password: string;
+  roles: string[] | undefined;
+  email: string | undefined;
+  target: string[]; // wrangler flags choosing the database
+}
+
+function check<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new UsageError(`${what}: ${result.error.issues[0]?.message ?? 'invalid'}`);
+  return result.data;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, ''); // one trailing newline is the terminal's
+}
+
+const OPTIONS = {
+  username: { type: 'string' },
+  password: { type: 'string' },
+  'password-stdin': { type: 'boolean' },
+  role: { type: 'string', multiple: true },
+  email: { type: 'string' },
+  local: { type: 'boolean' },
+  remote: { type: 'boolean' },
+  'persist-to': { type: 'string' },
+  config: { type: 'string', short: 'c' },
+  env: { type: 'string', short: 'e' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, strict: true, options: OPTIONS });
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : 'bad arguments');
+  }
+}
+
+async function parseOptions(argv: string[]): Promise<Options> {
+  const { values } = parse(argv);
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  if (values.username === undefined) throw new UsageError('--username is required');
+  if ((values.password === undefined) === !values['password-stdin']) throw new UsageError('give exactly one of --password and --password-stdin');
+  if (values.local && values.remote) throw new UsageError('give at most one of --local and --remote');
+  if (values.remote && values['persist-to']) throw new UsageError('--persist-to is for the local database only');
+
+  const password = values.password ?? (await readStdin());
+  const roles = values.role?.flatMap((r) => r.split(',')).map((r) => r.trim()).filter(Boolean);
+  for (const role of roles ?? []) {
+    if (!ROLE_PATTERN.test(role)) throw new UsageError(`--role "${role.slice(0, 40)}": role names are 1 to 32 characters: a-z first, then a-z, 0-9, "_", ":" or "-"`);
+  }
+  const unique = roles ? [...new Set(roles)] : undefined;
+  if (unique && unique.length > MAX_ROLES_PER_USER) throw new UsageError(`at most ${MAX_ROLES_PER_USER} roles`);
+
+  const target = [values.remote ? '--remote' : '--local'];
+  if (values['persist-to']) target.push('--persist-to', values['persist-to']);
+  if (values.config) target.push('--config', values.config);
+  if (values.env) target.push('--env', values.env);
+  return {
+    username: check(usernameSchema, values.username, '--username'),
+    password: check(passwordSchema, password, 'password'),
+    roles: unique,
+    email: values.email === undefined ? undefined : check(emailSchema, values.email, '--email'),
+    target,
+  };
+}
+
+/** Runs wrangler (from node_modules/.bin, on PATH inside npm scripts); never prompts. */
+function wrangler(args: string[]): string {
+  const run = spawnSync('wrangler', args, { encoding: 'utf8', env: { ...process.env, CI: 'true' }, maxBuffer: 16 * 1024 * 1024 });
+  if (run.status !== 0) {
+    process.stderr.write(run.stderr ?? '');
+    process.stderr.write(run.stdout ?? '');
+    throw new Error(`wrangler ${args.slice(0, 3).join(' ')} failed (exit ${run.status ?? run.signal})`);
+  }
+  return run.stdout;
+}
+
+type D1Results = { results: Record<string, unknown>[] }[];
+
+function parseResults(stdout: string): D1Results {
+  const start = stdout.indexOf('[');
+  if (start < 0) throw new Error('wrangler printed no JSON result');
+  return JSON.parse(stdout.slice(start)) as D1Results;
+}
+
+async function main(): Promise<void> {
+  const o = await parseOptions(process.argv.slice(2));
+  const now = Math.floor(Date.now() / 1000);
+  const passwordHash = await nodePasswordHasher.hashPassword(o.password);
+  const where = o.target[0] === '--remote' ? 'the deployed database' : 'the local database';
+
+  const dir = mkdtempSync(join(tmpdir(), 'edge-auth-user-'));
+  try {
+    if (o.target[0] === '--local') {
+      // The local database may be new: bring its schema up to date first (as `npm run dev` does).
+      wrangler(['d1', 'migrations', 'apply', 'DB', ...o.target]);
+    }
+    const sqlFile = join(dir, 'user.sql');
+    writeFileSync(sqlFile, upsertUserSql({ id: randomUUID(), username: o.username.username, usernameKey: o.username.key, passwordHash, roles: o.roles, email: o.email, now }), { mode: 0o600 });
+    wrangler(['d1', 'execute', 'DB', ...o.target, '--yes', '--file', sqlFile]);
+
+    const [users, ended] = parseResults(wrangler(['d1', 'execute', 'DB', ...o.target, '--json', '--command', resultSql(o.username.key, now)]));
+    const user = users?.results[0] as { id: string; username: string; roles: string } | undefined;
+    if (!user) throw new Error('the user was not found after writing it');
+    const sessions = (ended?.results ?? []) as { id: string; last_used_at: number }[];
+
+    // Access tokens of the ended sessions go on the revocation list, as the Worker would do.
+    const entries = revocationEntries(sessions, now);
+    if (entries.length > 0) {
+      const kvFile = join(dir, 'revocations.json');
+      writeFileSync(kvFile, JSON.stringify(entries), { mode: 0o600 });
+      wrangler(['kv', 'bulk', 'put', kvFile, '--binding', 'KV', ...o.target]);
+    }
+    console.log(
+      `edge-auth: user "${user.username}" (${user.id}) saved in ${where} with roles ${user.roles}` +
+        (sessions.length > 0 ? `; ${sessions.length} session(s) ended` : ''),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof UsageError) {
+    console.error(`edge-auth user:create: ${err.message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  console.error(`edge-auth user:create: ${err instanceof Error ? err.message : 'failed'}`);
+  process.exit(1);
+});
