@@ -63,7 +63,7 @@ function listFiles(dir) {
  * (gzip of all modules concatenated, main module first), which is what counts against
  * Cloudflare's Worker size limit.
  */
-export async function buildWorker({ name, config, outdir, root }) {
+export async function buildWorker({ name, config, outdir, root, composition = false }) {
   // Absolute outdir: wrangler resolves a relative --outdir against the config file's folder for
   // the bundle but against the cwd for its README, so a relative path splits the output.
   const out = resolve(root, outdir);
@@ -71,7 +71,9 @@ export async function buildWorker({ name, config, outdir, root }) {
   const wranglerPkg = require.resolve('wrangler/package.json', { paths: [root] });
   const wranglerBin = join(dirname(wranglerPkg), JSON.parse(readFileSync(wranglerPkg, 'utf8')).bin.wrangler);
   const started = performance.now();
-  const log = await run(process.execPath, [wranglerBin, 'deploy', '--dry-run', '--outdir', out, '-c', resolve(root, config)], {
+  // esbuild's metafile (kept beside, not inside, the outdir) tells what the bundle is made of.
+  const metafile = `${out}.meta.json`;
+  const log = await run(process.execPath, [wranglerBin, 'deploy', '--dry-run', '--outdir', out, '-c', resolve(root, config), ...(composition ? ['--metafile', metafile] : [])], {
     cwd: root,
     // No telemetry: this machine may only talk to 127.0.0.1 and the package registry.
     env: { WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_COLOR: '1', FORCE_COLOR: '0' },
@@ -100,10 +102,29 @@ export async function buildWorker({ name, config, outdir, root }) {
   return {
     name,
     outdir: out,
+    composition: composition ? bundleComposition(metafile) : null,
     modules: modules.map((m) => ({ type: m.type, path: m.path, name: relative(out, m.path), bytes: m.bytes })),
     rawBytes,
     gzipBytes,
     wranglerGzipKiB: reported ? Number(reported[2]) : null,
     buildMs,
   };
+}
+
+/**
+ * Bytes of the output JS by origin: each npm package, and the project's own code. Raw (before
+ * gzip): it says where to look when the bundle grows, not what each part adds after compression.
+ */
+function bundleComposition(metafile) {
+  const meta = JSON.parse(readFileSync(metafile, 'utf8'));
+  const bytes = {};
+  for (const output of Object.values(meta.outputs)) {
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs ?? {})) {
+      const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.[1] ?? (input.startsWith('src/') || input.includes('/src/') ? 'src (this project)' : 'other');
+      bytes[pkg] = (bytes[pkg] ?? 0) + bytesInOutput;
+    }
+  }
+  return Object.entries(bytes)
+    .sort((a, b) => b[1] - a[1])
+    .map(([origin, n]) => ({ origin, bytes: n }));
 }

@@ -80,7 +80,9 @@ export function scenarioTable(results) {
 
 export function bundleLine(bundle) {
   const verdict = bundle.withinBudget ? 'within' : '**OVER**';
-  return `Worker bundle (${bundle.modules.length} modules, as uploaded): ${fmt.kib(bundle.gzipBytes)} gzip (${fmt.kib(bundle.rawBytes)} raw); budget ${fmt.kib(bundle.budgetBytes)} gzip: ${verdict}.`;
+  const parts = (bundle.composition ?? []).slice(0, 5).map((c) => `${c.origin} ${fmt.kib(c.bytes)}`);
+  const largest = parts.length ? ` Largest parts of the JS (raw): ${parts.join(', ')}.` : '';
+  return `Worker bundle (${bundle.modules.length} modules, as uploaded): ${fmt.kib(bundle.gzipBytes)} gzip (${fmt.kib(bundle.rawBytes)} raw); budget ${fmt.kib(bundle.budgetBytes)} gzip: ${verdict}.${largest}`;
 }
 
 export function storageTable(storage) {
