@@ -1,0 +1,284 @@
+// @ts-check
+// The demo SPA: plain DOM code on top of edge-auth-client.js. Everything that touches the
+// service goes through `auth`; nothing here ever sees a token.
+import { AuthApiError, createAuthClient } from './edge-auth-client.js';
+
+/** @typedef {import('./edge-auth-client.js').User} User */
+/** @typedef {import('./edge-auth-client.js').SessionInfo} SessionInfo */
+
+const auth = createAuthClient();
+const TTL_KEY = 'edge-auth-demo:access-ttl'; // not a secret: just the lifetime, for the hint
+
+/**
+ * @template {HTMLElement} T
+ * @param {string} id
+ * @returns {T}
+ */
+function $(id) {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`missing #${id}`);
+  return /** @type {T} */ (el);
+}
+
+/** @param {string} text @param {'ok' | 'error' | ''} [kind] */
+function setStatus(text, kind = '') {
+  const el = $('status');
+  el.textContent = text;
+  el.className = `status ${kind}`;
+}
+
+/** @param {string} text */
+function log(text) {
+  const li = document.createElement('li');
+  li.textContent = `${new Date().toLocaleTimeString()}  ${text}`;
+  const list = $('log');
+  list.prepend(li);
+  while (list.children.length > 50) list.lastElementChild?.remove();
+}
+
+/** @param {unknown} err */
+function describe(err) {
+  if (err instanceof AuthApiError) return `${err.message || err.code} (${err.status} ${err.code})`;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+/** @param {string | number | null | undefined} value */
+function formatTime(value) {
+  if (value === null || value === undefined || value === '') return '–';
+  // Numbers may be epoch seconds or milliseconds; strings are ISO dates.
+  const date = typeof value === 'number' ? new Date(value < 1e12 ? value * 1000 : value) : new Date(value);
+  return Number.isNaN(date.getTime()) ? String(value) : date.toLocaleString();
+}
+
+/**
+ * Runs an action with its button disabled and reports failures in the status line.
+ * @param {HTMLButtonElement} button
+ * @param {() => Promise<void>} action
+ */
+async function busy(button, action) {
+  button.disabled = true;
+  try {
+    await action();
+  } catch (err) {
+    setStatus(describe(err), 'error');
+    log(`error: ${describe(err)}`);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// ---- views -------------------------------------------------------------------------------
+
+function showSignedOut() {
+  $('signed-in').hidden = true;
+  $('whoami').hidden = true;
+  $('signed-out').hidden = false;
+  $('me').replaceChildren();
+  $('sessions').replaceChildren();
+  $('private-result').textContent = '';
+  document.body.dataset.state = 'signed-out';
+}
+
+/** @param {User} user */
+function showSignedIn(user) {
+  $('signed-out').hidden = true;
+  $('signed-in').hidden = false;
+  $('whoami').hidden = false;
+  $('whoami-name').textContent = user.username;
+  $('ttl').textContent = localStorage.getItem(TTL_KEY) ?? '?';
+
+  /** @type {[string, string][]} */
+  const rows = [
+    ['id', user.id],
+    ['username', user.username],
+    ['email', user.email ?? '–'],
+    ['roles', user.roles.length ? user.roles.join(', ') : '–'],
+    ['created', formatTime(user.created_at)],
+  ];
+  $('me').replaceChildren(
+    ...rows.flatMap(([k, v]) => {
+      const dt = document.createElement('dt');
+      dt.textContent = k;
+      const dd = document.createElement('dd');
+      dd.textContent = v;
+      dd.dataset.field = k;
+      return [dt, dd];
+    }),
+  );
+  document.body.dataset.state = 'signed-in';
+}
+
+/** @param {SessionInfo[]} sessions */
+function renderSessions(sessions) {
+  const rows = sessions.map((s) => {
+    const tr = document.createElement('tr');
+    tr.dataset.sessionId = s.id;
+    const device = document.createElement('td');
+    device.textContent = s.user_agent || 'unknown device';
+    if (s.current) {
+      const badge = document.createElement('span');
+      badge.className = 'badge';
+      badge.textContent = 'this browser';
+      device.append(badge);
+      tr.dataset.current = 'true';
+    }
+    const ip = document.createElement('td');
+    ip.textContent = s.ip || '–';
+    const created = document.createElement('td');
+    created.textContent = formatTime(s.created_at);
+    const used = document.createElement('td');
+    used.textContent = formatTime(s.last_used_at);
+    const actions = document.createElement('td');
+    const end = document.createElement('button');
+    end.type = 'button';
+    end.className = 'end-session';
+    end.textContent = s.current ? 'End (signs you out)' : 'End';
+    end.addEventListener('click', () =>
+      busy(end, async () => {
+        await auth.endSession(s.id);
+        log(`DELETE /auth/sessions/${s.id} → 204`);
+        if (s.current) {
+          setStatus('This session was ended. Sign in again.', 'ok');
+          showSignedOut();
+        } else {
+          setStatus('Session ended.', 'ok');
+          await loadSessions();
+        }
+      }),
+    );
+    actions.append(end);
+    tr.append(device, ip, created, used, actions);
+    return tr;
+  });
+  $('sessions').replaceChildren(...rows);
+}
+
+// ---- actions -----------------------------------------------------------------------------
+
+async function loadSessions() {
+  const sessions = await auth.sessions();
+  renderSessions(sessions);
+  log(`GET /auth/sessions → ${sessions.length} session(s)`);
+}
+
+/** Shows whoever the cookies say is signed in (or the sign-in forms). */
+async function boot() {
+  const user = await auth.me();
+  if (!user) {
+    showSignedOut();
+    setStatus('Signed out.');
+    log('GET /auth/me → 401: signed out');
+    return;
+  }
+  showSignedIn(user);
+  setStatus(`Welcome back, ${user.username}.`, 'ok');
+  log(`GET /auth/me → ${user.username}`);
+  await loadSessions();
+}
+
+async function callPrivate() {
+  const out = $('private-result');
+  const res = await auth.fetch('/api/private', { headers: { Accept: 'application/json' } });
+  const body = await res.json().catch(() => ({}));
+  log(`GET /api/private → ${res.status}`);
+  out.dataset.status = String(res.status);
+  out.textContent = `${res.status} ${new Date().toLocaleTimeString()}\n${JSON.stringify(body, null, 2)}`;
+  if (res.status === 401) {
+    setStatus('Your session is over. Sign in again.', 'error');
+    showSignedOut();
+  }
+}
+
+// ---- wiring ------------------------------------------------------------------------------
+
+/**
+ * @param {HTMLFormElement} form
+ * @returns {Record<string, string>}
+ */
+function formValues(form) {
+  /** @type {Record<string, string>} */
+  const values = {};
+  for (const [k, v] of new FormData(form)) values[k] = String(v);
+  return values;
+}
+
+$('register-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const form = /** @type {HTMLFormElement} */ (event.currentTarget);
+  const { username, password, email } = formValues(form);
+  busy($('register-submit'), async () => {
+    const user = await auth.register(email ? { username, password, email } : { username, password });
+    log(`POST /auth/register → 201 (${user.username})`);
+    form.reset();
+    /** @type {HTMLInputElement} */ ($('login-username')).value = user.username;
+    $('login-password').focus();
+    setStatus(`Account "${user.username}" created. Now sign in.`, 'ok');
+  });
+});
+
+$('login-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const form = /** @type {HTMLFormElement} */ (event.currentTarget);
+  const { username, password } = formValues(form);
+  busy($('login-submit'), async () => {
+    const grant = await auth.login({ username, password });
+    form.reset();
+    localStorage.setItem(TTL_KEY, String(grant.expires_in));
+    log(`POST /auth/login (cookie mode) → 200, access token for ${grant.expires_in} s`);
+    showSignedIn(grant.user);
+    setStatus(`Signed in as ${grant.user.username}.`, 'ok');
+    await loadSessions();
+  });
+});
+
+$('call-private').addEventListener('click', (event) =>
+  busy(/** @type {HTMLButtonElement} */ (event.currentTarget), callPrivate),
+);
+
+$('reload-sessions').addEventListener('click', (event) =>
+  busy(/** @type {HTMLButtonElement} */ (event.currentTarget), loadSessions),
+);
+
+$('logout').addEventListener('click', (event) =>
+  busy(/** @type {HTMLButtonElement} */ (event.currentTarget), async () => {
+    await auth.logout();
+    log('POST /auth/logout → signed out');
+  }),
+);
+
+$('logout-all').addEventListener('click', (event) =>
+  busy(/** @type {HTMLButtonElement} */ (event.currentTarget), async () => {
+    await auth.logoutAll();
+    log('POST /auth/logout-all → every session ended');
+  }),
+);
+
+auth.subscribe((event) => {
+  switch (event.type) {
+    case 'refreshed':
+      log(event.by === 'this-tab' ? 'access token expired → POST /auth/refresh → 200' : 'the session was refreshed elsewhere (another tab)');
+      break;
+    case 'signed-in':
+      // Another tab signed in (our own sign-in is handled by the form).
+      if (document.body.dataset.state !== 'signed-in') boot().catch((err) => setStatus(describe(err), 'error'));
+      break;
+    case 'signed-out': {
+      const why = {
+        logout: 'Signed out.',
+        'logout-all': 'Signed out on every device.',
+        'session-ended': 'Your session has ended. Sign in again.',
+        'other-tab': 'Signed out in another tab.',
+      }[event.reason];
+      log(`signed out (${event.reason})`);
+      setStatus(why, event.reason === 'session-ended' ? 'error' : 'ok');
+      showSignedOut();
+      break;
+    }
+  }
+});
+
+boot().catch((err) => {
+  showSignedOut();
+  setStatus(`Could not reach the service: ${describe(err)}`, 'error');
+});
