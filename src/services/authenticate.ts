@@ -34,7 +34,7 @@ export async function authenticate(
 ): Promise<AccessClaims> {
   const verified = await verifyAccessToken(keyRing(stores.DB, config), config, token, now);
   const [revoked, user] = await Promise.all([
-    isSessionRevoked(stores.KV, verified.sid),
+    isSessionRevoked(stores.KV, verified.sid, now),
     options.fresh ? findUserById(stores.DB, verified.sub) : undefined,
   ]);
   if (revoked) throw invalidToken('The access token has been revoked.');

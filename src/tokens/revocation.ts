@@ -1,6 +1,11 @@
 // The revocation list in KV. A session's entry refuses every access token carrying its `sid`;
-// requireAuth reads exactly one key per request (never D1). Entries expire when the last access
+// requireAuth reads at most one key per request (never D1). Entries expire when the last access
 // token they cover has expired, so the list stays as small as the set of live tokens.
+//
+// Each isolate remembers answers for a short while (RevocationCache): a "not revoked" answer for
+// REVOCATION_CACHE_SECONDS (added to the stated revocation bound), a "revoked" one for as long as
+// it can matter. Revocations made by this isolate are remembered at once, so the location that
+// handles a logout refuses the token immediately.
 
 /** KV refuses expirationTtl below 60 seconds. */
 export const KV_MIN_TTL_SECONDS = 60;
@@ -27,6 +32,39 @@ export function coverSeconds(lastUsedAt: number, timing: RevocationTiming, now: 
   return Math.max(0, lastUsedAt + timing.accessTtl + timing.leeway - now + 1);
 }
 
+/** How long an isolate reuses a "not revoked" answer; part of the revocation bound (docs/consistency.md). */
+export const REVOCATION_CACHE_SECONDS = 5;
+/** Entries per isolate; the oldest are dropped first (a Map iterates in insertion order). */
+const MAX_CACHED_SESSIONS = 10_000;
+
+class RevocationCache {
+  private readonly entries = new Map<string, { revoked: boolean; until: number }>();
+
+  get(sid: string, now: number): boolean | undefined {
+    const entry = this.entries.get(sid);
+    if (!entry) return undefined;
+    if (now >= entry.until) {
+      this.entries.delete(sid);
+      return undefined;
+    }
+    return entry.revoked;
+  }
+
+  set(sid: string, revoked: boolean, until: number): void {
+    this.entries.delete(sid);
+    if (this.entries.size >= MAX_CACHED_SESSIONS) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(sid, { revoked, until });
+  }
+}
+
+// Per KV namespace binding, which lives as long as the isolate.
+const caches = new WeakMap<KVNamespace, RevocationCache>();
+function cacheFor(kv: KVNamespace): RevocationCache {
+  let cache = caches.get(kv);
+  if (!cache) caches.set(kv, (cache = new RevocationCache()));
+  return cache;
+}
+
 export async function revokeSessionTokens(
   kv: KVNamespace,
   sessions: readonly RevokedSession[],
@@ -38,6 +76,7 @@ export async function revokeSessionTokens(
     sessions.map((s) => {
       const ttl = coverSeconds(s.lastUsedAt, timing, now);
       if (ttl === 0) return undefined;
+      cacheFor(kv).set(s.id, true, now + ttl);
       return kv.put(sessionKey(s.id), JSON.stringify({ at: now, reason }), {
         expirationTtl: Math.max(KV_MIN_TTL_SECONDS, ttl),
       });
@@ -45,7 +84,13 @@ export async function revokeSessionTokens(
   );
 }
 
-/** One KV read. */
-export async function isSessionRevoked(kv: KVNamespace, sid: string): Promise<boolean> {
-  return (await kv.get(sessionKey(sid))) !== null;
+/** At most one KV read; none while this isolate's answer for the session is fresh. */
+export async function isSessionRevoked(kv: KVNamespace, sid: string, now: number): Promise<boolean> {
+  const cache = cacheFor(kv);
+  const cached = cache.get(sid, now);
+  if (cached !== undefined) return cached;
+  const revoked = (await kv.get(sessionKey(sid))) !== null;
+  // A revoked session stays revoked: remember it for as long as any of its tokens can live.
+  cache.set(sid, revoked, now + (revoked ? 86_400 : REVOCATION_CACHE_SECONDS));
+  return revoked;
 }
