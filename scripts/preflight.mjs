@@ -153,7 +153,7 @@ export function checkConfig({ envName, config, topLevel, others = {} }) {
   const varsHavePlaceholders = Object.values(vars).some((v) => typeof v === 'string' && v.includes(PLACEHOLDER_MARK));
   if (!varsHavePlaceholders) {
     try {
-      parseConfig({ ...vars, ...standInSecrets(), DB: { prepare() {} }, KV: { get() {} } });
+      parseConfig({ ...vars, ...standInSecrets() });
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       problems.push(problem(`${prefix}.vars.${err.variable}`, `the Worker would refuse to serve: ${err.message}`));

@@ -143,15 +143,6 @@ export function parseConfig(env: Env): Config {
   const strict = environment !== 'development';
   const why = `ENVIRONMENT=${environment}`; // appended to strict refusals, so the fix is obvious
 
-  // Bindings are not inherited by wrangler environments: a section that forgot one gets a clear
-  // error here instead of a TypeError on the first request that touches it.
-  if (typeof env.DB?.prepare !== 'function') {
-    throw new ConfigError('DB', 'the D1 binding is missing (add [[d1_databases]] binding = "DB" to this environment)');
-  }
-  if (typeof env.KV?.get !== 'function') {
-    throw new ConfigError('KV', 'the KV binding is missing (add [[kv_namespaces]] binding = "KV" to this environment)');
-  }
-
   if (strict) {
     for (const name of SETTINGS) {
       if (env[name]?.includes(PLACEHOLDER_MARK)) {
@@ -232,12 +223,27 @@ export function parseConfig(env: Env): Config {
   } satisfies Config;
 }
 
+/**
+ * Bindings are not inherited by wrangler environments: a section that forgot one gets a clear
+ * error instead of a TypeError on the first request that touches it. Apart from parseConfig,
+ * which judges settings only (scripts run it on a wrangler.toml's vars, without bindings).
+ */
+export function checkBindings(env: Env): void {
+  if (typeof env.DB?.prepare !== 'function') {
+    throw new ConfigError('DB', 'the D1 binding is missing (add [[d1_databases]] binding = "DB" to this environment)');
+  }
+  if (typeof env.KV?.get !== 'function') {
+    throw new ConfigError('KV', 'the KV binding is missing (add [[kv_namespaces]] binding = "KV" to this environment)');
+  }
+}
+
 const cache = new WeakMap<Env, Config>();
 
-/** The parsed configuration of this `env`, memoised: env objects live as long as the isolate. */
+/** The checked configuration of this `env`, memoised: env objects live as long as the isolate. */
 export function getConfig(env: Env): Config {
   let config = cache.get(env);
   if (!config) {
+    checkBindings(env);
     config = parseConfig(env);
     cache.set(env, config);
   }

@@ -2,7 +2,7 @@
 // development every weak setting is refused with a ConfigError naming it.
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig, type Env } from '../src/config';
+import { ConfigError, getConfig, parseConfig, type Env } from '../src/config';
 
 const KEK = 'Vq3x9Zr2LmN8pT4sW7yB1cD6fG0hJ5kQ';
 const JWT = 'aK9mR2tX7wQ4zP1nB8vC5yL3sD6gH0jF';
@@ -123,12 +123,17 @@ describe('parseConfig: each insecure production setting is refused, named', () =
 describe('parseConfig: rules that hold in development too', () => {
   const development = (overrides: Partial<Record<keyof Env, string | undefined>>) => production({ ENVIRONMENT: 'development', JWT_ISSUER: 'http://localhost:8787', ...overrides });
 
-  it('refuses wildcard origins, missing or weak secrets and missing bindings', () => {
+  it('refuses wildcard origins and missing or weak secrets', () => {
     expect(refusal(development({ ALLOWED_ORIGINS: '*' })).variable).toBe('ALLOWED_ORIGINS');
     expect(refusal(development({ KEY_ENCRYPTION_KEY: undefined })).variable).toBe('KEY_ENCRYPTION_KEY');
     expect(refusal(development({ KEY_ENCRYPTION_KEY: 'x'.repeat(40) })).variable).toBe('KEY_ENCRYPTION_KEY');
-    expect(refusal({ ...development({}), DB: undefined } as unknown as Env).message).toMatch(/^DB: the D1 binding is missing/);
-    expect(refusal({ ...development({}), KV: undefined } as unknown as Env).message).toMatch(/^KV: the KV binding is missing/);
+  });
+
+  it('getConfig refuses an environment without its D1 or KV binding (bindings are not inherited)', () => {
+    expect(() => getConfig({ ...development({}), DB: undefined } as unknown as Env)).toThrow(/^DB: the D1 binding is missing/);
+    expect(() => getConfig({ ...development({}), KV: undefined } as unknown as Env)).toThrow(/^KV: the KV binding is missing/);
+    // parseConfig judges settings alone: scripts run it on wrangler.toml vars, without bindings.
+    expect(parseConfig({ ...development({}), DB: undefined, KV: undefined } as unknown as Env).environment).toBe('development');
   });
 
   it('allows http:// origins and a default audience only there', () => {

@@ -78,6 +78,7 @@ describe('a production deployment with an insecure setting', () => {
       [{ ALLOWED_ORIGINS: 'http://app.example.com' }, 'ALLOWED_ORIGINS'],
       [{ JWT_ALG: 'HS256', JWT_SECRET: 'short' }, 'JWT_SECRET'],
       [{ ENVIRONMENT: undefined, JWT_ISSUER: 'http://localhost:8787' }, 'JWT_ISSUER'],
+      [{ KV: undefined } as unknown as Partial<Env>, 'KV'], // an [env.*] section without its KV binding
     ];
     for (const [overrides, setting] of cases) {
       const res = await new Client(productionEnv(overrides)).request('GET', '/health');
