@@ -69,6 +69,13 @@ describe('pre-flight refusals', () => {
     assert.match(result.problems[0].message, /also env\.production\.kv_namespaces\[KV\]\.id: each environment needs its own/);
   });
 
+  it('refuses staging sharing a rate-limit namespace with production (counters would mix)', () => {
+    const toml = edit(filledToml(), 'namespace_id = "7101"', 'namespace_id = "7201"');
+    const result = checkConfig(inputFor(toml, 'staging'));
+    assert.deepEqual(settings(result), ['env.staging.ratelimits[RL_LOGIN_IP].namespace_id']);
+    assert.match(result.problems[0].message, /"7201" is also env\.production\.ratelimits\[RL_LOGIN_IP\]\.namespace_id/);
+  });
+
   it('refuses an environment that lacks a binding (bindings are not inherited)', () => {
     const toml = edit(
       filledToml(),
