@@ -21,17 +21,27 @@ if (cmd === 'secret list') console.log(JSON.stringify(JSON.parse(process.env.STU
 if (cmd === 'd1 time-travel') console.log(JSON.stringify({ bookmark: '00000085-0000024c-00004c6d-8e61117bf38d7adb71b934ebbf891683', timestamp: '2026-11-23T12:00:00Z' }));
 `;
 
-let health = { status: 200, body: '{"status":"ok"}' };
+/** What the stand-in deployed Worker answers on /<name>/health: one path per case, no shared state. */
+const ANSWERS = {
+  healthy: { status: 200, body: '{"status":"ok"}' },
+  misconfigured: {
+    status: 500,
+    body: '{"error":"misconfigured","message":"The service is misconfigured: KEY_ENCRYPTION_KEY: must be at least 32 characters of random data"}',
+  },
+  unrouted: { status: 404, body: 'not routed yet' },
+};
 let server;
-let healthUrl;
+let base;
+const healthUrl = (answer) => `${base}/${answer}/health`;
 
 before(async () => {
   server = createServer((req, res) => {
-    res.writeHead(req.url === '/health' ? health.status : 404, { 'Content-Type': 'application/json' });
-    res.end(health.body);
+    const answer = ANSWERS[/^\/(\w+)\/health$/.exec(req.url ?? '')?.[1]] ?? { status: 404, body: 'no such path' };
+    res.writeHead(answer.status, { 'Content-Type': 'application/json' });
+    res.end(answer.body);
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  healthUrl = `http://127.0.0.1:${server.address().port}/health`;
+  base = `http://127.0.0.1:${server.address().port}`;
 });
 after(() => server.close());
 
@@ -65,10 +75,9 @@ function run(toml, args, { secrets = ['KEY_ENCRYPTION_KEY'], fail } = {}) {
 /** The command words of each call: everything before the first option. */
 const commands = (calls) => calls.map((c) => c.slice(0, c.findIndex((a) => a.startsWith('-'))).join(' '));
 
-describe('npm run deploy', { timeout: 120_000 }, () => {
+describe('npm run deploy', { timeout: 180_000 }, () => {
   it('checks, lists secrets, records a restore point, migrates, deploys, then checks /health', async () => {
-    health = { status: 200, body: '{"status":"ok"}' };
-    const { code, output, calls } = await run(filledToml(), ['--env', 'staging', '--health-url', healthUrl]);
+    const { code, output, calls } = await run(filledToml(), ['--env', 'staging', '--health-url', healthUrl('healthy')]);
     assert.equal(code, 0, output);
     assert.deepEqual(commands(calls), ['secret list', 'd1 time-travel info DB', 'd1 migrations apply DB', 'deploy']);
     for (const call of calls) assert.deepEqual(call.slice(-2), ['--env', 'staging'], 'every wrangler call names the environment');
@@ -114,16 +123,14 @@ describe('npm run deploy', { timeout: 120_000 }, () => {
   });
 
   it('fails when the deployed Worker reports misconfigured, with the rollback command', async () => {
-    health = { status: 500, body: '{"error":"misconfigured","message":"The service is misconfigured: KEY_ENCRYPTION_KEY: must be at least 32 characters of random data"}' };
-    const { code, output } = await run(filledToml(), ['--env', 'production', '--health-url', healthUrl]);
+    const { code, output } = await run(filledToml(), ['--env', 'production', '--health-url', healthUrl('misconfigured')]);
     assert.equal(code, 1);
     assert.match(output, /the deployed Worker refuses to serve: 500 .*KEY_ENCRYPTION_KEY/);
     assert.match(output, /npx wrangler rollback --env production/);
   });
 
   it('exits 2 when /health never answers 200 within the timeout', async () => {
-    health = { status: 404, body: 'not routed yet' };
-    const { code, output } = await run(filledToml(), ['--env', 'staging', '--health-url', healthUrl, '--health-timeout', '1']);
+    const { code, output } = await run(filledToml(), ['--env', 'staging', '--health-url', healthUrl('unrouted'), '--health-timeout', '1']);
     assert.equal(code, 2);
     assert.match(output, /deployed, but .* did not answer 200 within 1 s \(last: 404 not routed yet\)/);
   });
