@@ -65,8 +65,11 @@ async function startDev(dir, state) {
     } catch {
       return; // already gone
     }
-    const timer = new Promise((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS, 'timeout'));
-    if ((await Promise.race([exited, timer])) === 'timeout') {
+    let timer;
+    const timeout = new Promise((resolve) => (timer = setTimeout(resolve, STOP_TIMEOUT_MS, 'timeout')));
+    const outcome = await Promise.race([exited, timeout]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
       try {
         process.kill(-child.pid, 'SIGKILL');
       } catch {
