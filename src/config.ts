@@ -92,6 +92,7 @@ const SETTINGS = [
   'CLOCK_LEEWAY',
   'REGISTRATION',
   'ALLOWED_ORIGINS',
+  'AUDIT_RETENTION_DAYS',
 ] as const satisfies readonly (keyof Env)[];
 
 function int(env: Env, name: keyof Env, fallback: number, min: number, max: number, unit = 'seconds'): number {

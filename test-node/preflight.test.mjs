@@ -109,7 +109,8 @@ describe('pre-flight refusals', () => {
   });
 
   it("runs the Worker's own rules on the vars: wildcard origins with cookie mode", () => {
-    const toml = edit(filledToml(), 'ALLOWED_ORIGINS = ""\n\n[[env.production', 'ALLOWED_ORIGINS = "https://*.example.com"\n\n[[env.production');
+    const anchor = 'An SPA elsewhere on the same site: "https://app.example.com".\nALLOWED_ORIGINS = ""';
+    const toml = edit(filledToml(), anchor, anchor.replace('ALLOWED_ORIGINS = ""', 'ALLOWED_ORIGINS = "https://*.example.com"'));
     const result = checkConfig(inputFor(toml, 'production'));
     assert.deepEqual(settings(result), ['env.production.vars.ALLOWED_ORIGINS']);
     assert.match(result.problems[0].message, /wildcards are not allowed/);
