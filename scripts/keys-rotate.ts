@@ -1,5 +1,5 @@
 #!/usr/bin/env tsx
-// `npm run keys:rotate [-- --remote] [-- --persist-to DIR] [-- --config wrangler.toml]`
+// `npm run keys:rotate [-- --remote] [-- --env staging|production] [-- --persist-to DIR] [-- --config wrangler.toml]`
 //
 // Rotates the signing key of the configured JWT_ALG (or creates the first keys) in D1 through
 // `wrangler d1 execute`, with the service's own code: the key is generated and sealed by
@@ -23,6 +23,8 @@ interface Options {
   persistTo: string | undefined;
   config: string;
   database: string;
+  /** A wrangler environment ([env.<name>] in wrangler.toml): its vars and its own D1 database. */
+  env: string | undefined;
 }
 
 function fail(message: string): never {
@@ -31,7 +33,7 @@ function fail(message: string): never {
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { remote: false, persistTo: undefined, config: 'wrangler.toml', database: 'DB' };
+  const options: Options = { remote: false, persistTo: undefined, config: 'wrangler.toml', database: 'DB', env: undefined };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => argv[++i] ?? fail(`${arg} needs a value`);
@@ -40,7 +42,8 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--persist-to') options.persistTo = value();
     else if (arg === '--config' || arg === '-c') options.config = value();
     else if (arg === '--database') options.database = value();
-    else fail(`unknown option ${arg} (options: --remote, --local, --persist-to DIR, --config FILE, --database BINDING)`);
+    else if (arg === '--env' || arg === '-e') options.env = value();
+    else fail(`unknown option ${arg} (options: --remote, --local, --env ENV, --persist-to DIR, --config FILE, --database BINDING)`);
   }
   if (options.remote && options.persistTo) fail('--persist-to applies to the local database only');
   return options;
@@ -81,7 +84,7 @@ async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const configPath = resolve(options.config);
   if (!existsSync(configPath)) fail(`${options.config} not found`);
-  const wrangler = unstable_readConfig({ config: configPath });
+  const wrangler = unstable_readConfig({ config: configPath, env: options.env });
 
   let secrets: Record<string, string | undefined>;
   if (options.remote) {
@@ -114,6 +117,7 @@ async function main(): Promise<void> {
 
   const args = ['d1', 'execute', options.database, options.remote ? '--remote' : '--local', '--json', '--config', configPath, '--command', sql];
   if (options.persistTo) args.push('--persist-to', options.persistTo);
+  if (options.env) args.push('--env', options.env);
   const run = spawnSync('wrangler', args, { encoding: 'utf8', env: { ...process.env, CI: 'true' }, timeout: 120_000, maxBuffer: 10_000_000 });
   if (run.status !== 0) {
     // wrangler's own message (SQL errors name no secret; the SQL text holds only sealed keys).

@@ -10,6 +10,7 @@ import { ConfigError, getConfig } from './config';
 import { AppError } from './errors';
 import { MAX_BODY_BYTES } from './lib/body';
 import { errorResponse } from './lib/error-response';
+import { log } from './lib/log';
 import { csrfProtection } from './middleware/csrf';
 import { adminKeyRoutes } from './routes/admin-keys';
 import { adminRoutes } from './routes/admin';
@@ -22,11 +23,6 @@ export interface AppDeps {
   clock?: () => number;
 }
 
-function log(level: 'error' | 'warn', fields: Record<string, unknown>): void {
-  // Structured, and only what we put in: never request bodies, headers, tokens or secrets.
-  console[level](JSON.stringify({ level, ...fields }));
-}
-
 export function createApp(deps: AppDeps = {}) {
   const clock = deps.clock ?? Date.now;
   const nowSeconds = () => Math.floor(clock() / 1000);
@@ -35,6 +31,7 @@ export function createApp(deps: AppDeps = {}) {
   app.use('*', async (c, next) => {
     const requestId = crypto.randomUUID();
     c.set('requestId', requestId);
+    c.header('X-Request-Id', requestId); // also on errors raised below (a misconfigured 500 included)
     c.set('now', nowSeconds);
     c.set('config', getConfig(c.env));
     await next();
@@ -97,11 +94,12 @@ export function createApp(deps: AppDeps = {}) {
 
   app.onError((err, c) => {
     if (err instanceof AppError) {
-      if (err.status >= 500) log('error', { requestId: c.get('requestId'), code: err.code, cause: describeCause(err.cause) });
+      if (err.status >= 500) log('error', 'request.error', { requestId: c.get('requestId'), code: err.code, cause: describeCause(err.cause) });
       return errorResponse(c, err);
     }
     if (err instanceof ConfigError) {
-      log('error', { requestId: c.get('requestId'), code: 'misconfigured', variable: err.variable, reason: err.message });
+      // On every request, not once: a deploy check or an alert must see it wherever it looks.
+      log('error', 'config.misconfigured', { requestId: c.get('requestId'), code: 'misconfigured', setting: err.variable, reason: err.message });
       return errorResponse(c, new AppError('misconfigured', `The service is misconfigured: ${err.message}`));
     }
     if (err instanceof HTTPException) {
@@ -109,7 +107,7 @@ export function createApp(deps: AppDeps = {}) {
       const code = err.status === 413 ? 'payload_too_large' : 'invalid_request';
       return errorResponse(c, new AppError(code));
     }
-    log('error', { requestId: c.get('requestId'), code: 'internal_error', cause: describeCause(err) });
+    log('error', 'request.error', { requestId: c.get('requestId'), code: 'internal_error', cause: describeCause(err) });
     return errorResponse(c, new AppError('internal_error'));
   });
 

@@ -1,11 +1,22 @@
 // env -> typed, validated configuration. Parsed once per `env` object (per isolate in
 // production); a bad value is a ConfigError naming the variable, never a silent default.
+//
+// Outside development (ENVIRONMENT unset, "staging" or "production") the checks are strict: an
+// http:// or loopback issuer, a defaulted audience, http:// or wildcard origins and unreplaced
+// REPLACE_WITH_ placeholders are refused, so a deployment is either secure or refuses to serve.
+//
+// This file has no imports on purpose: scripts/deploy.mjs loads it under Node (type stripping) to
+// run the same checks on an environment's vars before deploying. Keep it that way.
 
 export type JwtAlg = 'HS256' | 'ES256';
+
+/** Where this Worker runs. Only "development" relaxes the checks, and it must be said explicitly. */
+export type Environment = 'development' | 'staging' | 'production';
 
 export interface Env {
   DB: D1Database;
   KV: KVNamespace;
+  ENVIRONMENT?: string;
   JWT_ALG?: string;
   JWT_ISSUER?: string;
   JWT_AUDIENCE?: string;
@@ -22,6 +33,7 @@ export interface Env {
 }
 
 export interface Config {
+  environment: Environment;
   alg: JwtAlg;
   issuer: string;
   /** Audiences accepted on verify; the first one is put into issued tokens. */
@@ -41,9 +53,11 @@ export interface Config {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly variable: string, reason: string) {
+  readonly variable: string;
+  constructor(variable: string, reason: string) {
     super(`${variable}: ${reason}`);
     this.name = 'ConfigError';
+    this.variable = variable;
   }
 }
 
@@ -54,6 +68,32 @@ export const CLOCK_LEEWAY_MAX = 300;
 
 /** Secrets shorter than this are refused: 32 bytes is the HS256 key size (RFC 7518 section 3.2). */
 export const MIN_SECRET_LENGTH = 32;
+/**
+ * A secret with fewer distinct characters than this is refused as not random ("aaaa...",
+ * "changeme-changeme-..."); 32 random base64 characters have about 23 distinct ones.
+ */
+export const MIN_SECRET_DISTINCT_CHARS = 10;
+/** wrangler.toml marks every value a deployer must fill in with this prefix. */
+export const PLACEHOLDER_MARK = 'REPLACE_WITH_';
+/** ENVIRONMENT when unset: the strict one, so forgetting the variable can never weaken the service. */
+export const DEFAULT_ENVIRONMENT: Environment = 'production';
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** The plain-text settings, checked for placeholders outside development. */
+const SETTINGS = [
+  'JWT_ALG',
+  'JWT_ISSUER',
+  'JWT_AUDIENCE',
+  'ACCESS_TOKEN_TTL',
+  'REFRESH_TOKEN_TTL',
+  'SESSION_MAX_AGE',
+  'REFRESH_REUSE_GRACE',
+  'CLOCK_LEEWAY',
+  'REGISTRATION',
+  'ALLOWED_ORIGINS',
+  'AUDIT_RETENTION_DAYS',
+] as const satisfies readonly (keyof Env)[];
 
 function int(env: Env, name: keyof Env, fallback: number, min: number, max: number, unit = 'seconds'): number {
   const raw = env[name];
@@ -66,22 +106,70 @@ function int(env: Env, name: keyof Env, fallback: number, min: number, max: numb
   return value;
 }
 
-function origin(name: string, value: string): string {
+function parseUrl(name: string, value: string): URL {
   try {
     const url = new URL(value);
     if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('scheme');
-    return url.origin;
+    return url;
   } catch {
-    throw new ConfigError(name, `"${value}" is not an http(s) origin`);
+    throw new ConfigError(name, `"${value}" is not an http(s) URL`);
   }
 }
 
+function environmentOf(env: Env): Environment {
+  const raw = env.ENVIRONMENT?.trim();
+  if (raw === undefined || raw === '') return DEFAULT_ENVIRONMENT;
+  if (raw === 'development' || raw === 'staging' || raw === 'production') return raw;
+  throw new ConfigError('ENVIRONMENT', 'must be development, staging or production');
+}
+
+function secret(env: Env, name: 'JWT_SECRET' | 'KEY_ENCRYPTION_KEY', required: boolean): string | undefined {
+  const value = env[name];
+  if (value === undefined || value === '') {
+    if (required) throw new ConfigError(name, `must be set to at least ${MIN_SECRET_LENGTH} characters of random data`);
+    return undefined;
+  }
+  // Never echo the value: only what is wrong with it.
+  if (value.length < MIN_SECRET_LENGTH) {
+    throw new ConfigError(name, `must be at least ${MIN_SECRET_LENGTH} characters of random data`);
+  }
+  if (new Set(value).size < MIN_SECRET_DISTINCT_CHARS || value.includes(PLACEHOLDER_MARK)) {
+    throw new ConfigError(name, 'does not look random; generate it with `openssl rand -base64 48`');
+  }
+  return value;
+}
+
 export function parseConfig(env: Env): Config {
+  const environment = environmentOf(env);
+  const strict = environment !== 'development';
+  const why = `ENVIRONMENT=${environment}`; // appended to strict refusals, so the fix is obvious
+
+  if (strict) {
+    for (const name of SETTINGS) {
+      if (env[name]?.includes(PLACEHOLDER_MARK)) {
+        throw new ConfigError(name, `still holds a ${PLACEHOLDER_MARK}... placeholder from wrangler.toml`);
+      }
+    }
+  }
+
   const alg = (env.JWT_ALG ?? 'ES256').trim();
   if (alg !== 'HS256' && alg !== 'ES256') throw new ConfigError('JWT_ALG', 'must be HS256 or ES256');
 
-  const issuer = (env.JWT_ISSUER ?? 'http://localhost:8787').trim();
-  origin('JWT_ISSUER', issuer); // validates the scheme; the issuer itself is kept verbatim
+  const issuerRaw = env.JWT_ISSUER?.trim();
+  if (strict && !issuerRaw) throw new ConfigError('JWT_ISSUER', `must be set to the service's public https:// URL (${why})`);
+  const issuer = issuerRaw || 'http://localhost:8787';
+  const issuerUrl = parseUrl('JWT_ISSUER', issuer); // validates the scheme; the issuer itself is kept verbatim
+  if (strict && issuerUrl.protocol !== 'https:') {
+    throw new ConfigError('JWT_ISSUER', `must be an https:// URL outside development (${why})`);
+  }
+  if (strict && LOOPBACK_HOSTS.has(issuerUrl.hostname)) {
+    throw new ConfigError('JWT_ISSUER', `must be the service's public URL, not a loopback address (${why})`);
+  }
+
+  // A defaulted audience would be shared by every deployment that forgot to set it.
+  if (strict && env.JWT_AUDIENCE === undefined) {
+    throw new ConfigError('JWT_AUDIENCE', `must be set explicitly (${why})`);
+  }
   const audience = (env.JWT_AUDIENCE ?? 'edge-auth').split(',').map((s) => s.trim()).filter(Boolean);
   if (audience.length === 0) throw new ConfigError('JWT_AUDIENCE', 'must not be empty');
 
@@ -97,24 +185,29 @@ export function parseConfig(env: Env): Config {
     throw new ConfigError('REGISTRATION', 'must be open or closed');
   }
 
+  // Cookie mode is always on and CORS allows credentials: a wildcard would hand every site the
+  // user's session, and an http:// origin would hand it to anyone on the network path.
   const originsRaw = (env.ALLOWED_ORIGINS ?? '').trim();
   const allowedOrigins = originsRaw
     ? originsRaw.split(',').map((s) => s.trim()).filter(Boolean).map((o) => {
-        if (o === '*') throw new ConfigError('ALLOWED_ORIGINS', 'wildcards are not allowed; list origins');
-        return origin('ALLOWED_ORIGINS', o);
+        if (o.includes('*')) throw new ConfigError('ALLOWED_ORIGINS', 'wildcards are not allowed with cookie mode; list each origin');
+        if (o === 'null') throw new ConfigError('ALLOWED_ORIGINS', '"null" is not an origin that can be trusted');
+        const url = parseUrl('ALLOWED_ORIGINS', o);
+        if (strict && url.protocol !== 'https:') {
+          throw new ConfigError('ALLOWED_ORIGINS', `"${o}" must be https:// outside development (${why})`);
+        }
+        return url.origin;
       })
-    : [new URL(issuer).origin];
+    : [issuerUrl.origin];
 
-  const jwtSecret = env.JWT_SECRET === undefined || env.JWT_SECRET === '' ? undefined : env.JWT_SECRET;
-  if (jwtSecret !== undefined && jwtSecret.length < MIN_SECRET_LENGTH) {
-    throw new ConfigError('JWT_SECRET', `must be at least ${MIN_SECRET_LENGTH} characters of random data`);
-  }
-  const keyEncryptionKey = env.KEY_ENCRYPTION_KEY ?? '';
-  if (keyEncryptionKey.length < MIN_SECRET_LENGTH) {
-    throw new ConfigError('KEY_ENCRYPTION_KEY', `must be set to at least ${MIN_SECRET_LENGTH} characters of random data`);
+  const jwtSecret = secret(env, 'JWT_SECRET', false);
+  const keyEncryptionKey = secret(env, 'KEY_ENCRYPTION_KEY', true)!;
+  if (jwtSecret !== undefined && jwtSecret === keyEncryptionKey) {
+    throw new ConfigError('JWT_SECRET', 'must differ from KEY_ENCRYPTION_KEY (one secret, one purpose)');
   }
 
   return {
+    environment,
     alg,
     issuer,
     audience,
@@ -131,12 +224,27 @@ export function parseConfig(env: Env): Config {
   } satisfies Config;
 }
 
+/**
+ * Bindings are not inherited by wrangler environments: a section that forgot one gets a clear
+ * error instead of a TypeError on the first request that touches it. Apart from parseConfig,
+ * which judges settings only (scripts run it on a wrangler.toml's vars, without bindings).
+ */
+export function checkBindings(env: Env): void {
+  if (typeof env.DB?.prepare !== 'function') {
+    throw new ConfigError('DB', 'the D1 binding is missing (add [[d1_databases]] binding = "DB" to this environment)');
+  }
+  if (typeof env.KV?.get !== 'function') {
+    throw new ConfigError('KV', 'the KV binding is missing (add [[kv_namespaces]] binding = "KV" to this environment)');
+  }
+}
+
 const cache = new WeakMap<Env, Config>();
 
-/** The parsed configuration of this `env`, memoised: env objects live as long as the isolate. */
+/** The checked configuration of this `env`, memoised: env objects live as long as the isolate. */
 export function getConfig(env: Env): Config {
   let config = cache.get(env);
   if (!config) {
+    checkBindings(env);
     config = parseConfig(env);
     cache.set(env, config);
   }

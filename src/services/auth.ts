@@ -6,6 +6,7 @@ import { recordAudit } from '../db/audit';
 import { findUserById, findUserByKey, insertUser, parseRoles, setPasswordHash, toPublicUser, type PublicUser } from '../db/users';
 import type { UserRow } from '../db/schema';
 import { AppError } from '../errors';
+import { logAuthEvent, type AuthLogEvent } from '../lib/log';
 import type { RequestMeta } from '../lib/request-meta';
 import { USERNAME_PATTERN } from '../lib/validation';
 import { signAccessToken, type IssuedAccessToken } from '../tokens/access';
@@ -36,7 +37,15 @@ async function hashOrFail(password: string): Promise<string> {
   }
 }
 
-function audit(d: Deps, entry: Parameters<typeof recordAudit>[1]): Promise<void> {
+/** The D1 audit row (the record) plus a JSON log line for operations, joined by the request id. */
+function audit(d: Deps, entry: Parameters<typeof recordAudit>[1] & { event: AuthLogEvent }): Promise<void> {
+  const detail = entry.detail ?? {};
+  logAuthEvent(d.meta.requestId, entry.event, entry.outcome, {
+    userId: entry.subjectId ?? entry.actorId ?? null,
+    sessionId: typeof detail.session === 'string' ? detail.session : null,
+    reason: typeof detail.reason === 'string' ? detail.reason : undefined,
+    count: typeof detail.sessions_ended === 'number' ? detail.sessions_ended : undefined,
+  });
   return recordAudit(d.env.DB, { ip: d.meta.ip, userAgent: d.meta.userAgent, requestId: d.meta.requestId, ...entry }, d.now);
 }
 
@@ -95,7 +104,14 @@ export async function login(d: Deps, input: { username: { username: string; key:
 }
 
 export async function refresh(d: Deps, presented: string): Promise<Issued> {
-  const outcome = await rotateRefreshToken(d.env, d.config, presented, d.meta, d.now);
+  let outcome;
+  try {
+    outcome = await rotateRefreshToken(d.env, d.config, presented, d.meta, d.now);
+  } catch (err) {
+    // Unknown, expired or ended: not audited (no user to attach it to), but worth counting.
+    if (err instanceof AppError && err.code === 'invalid_grant') logAuthEvent(d.meta.requestId, 'refresh', 'failure', { reason: 'invalid_grant' });
+    throw err;
+  }
   if (outcome.kind === 'reuse') {
     await audit(d, {
       event: 'refresh_reuse_detected',
@@ -109,8 +125,10 @@ export async function refresh(d: Deps, presented: string): Promise<Issued> {
   const user = await findUserById(d.env.DB, outcome.userId);
   if (!user || user.disabled) {
     await endSessions(d.env, d.config, [outcome.sessionId], user ? 'user_disabled' : 'user_deleted', d.now);
+    logAuthEvent(d.meta.requestId, 'refresh', 'failure', { userId: outcome.userId, sessionId: outcome.sessionId, reason: user ? 'user_disabled' : 'user_deleted' });
     throw new AppError('invalid_grant');
   }
+  logAuthEvent(d.meta.requestId, 'refresh', 'success', { userId: user.id, sessionId: outcome.sessionId, reason: outcome.kind === 'grace' ? 'grace_window' : undefined });
   return issueFor(d, user, outcome.sessionId, outcome.refreshToken, outcome.refreshExpiresAt);
 }
 

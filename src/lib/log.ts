@@ -1,0 +1,66 @@
+// Structured JSON log lines for operations (Workers Logs with [observability], `wrangler tail`).
+// The audit log in D1 is the record; these lines feed dashboards and alerts and join an audit row
+// through `requestId`. They carry ids, codes and counts only: never a token, password, hash,
+// secret, cookie or username (a username field often holds a mistyped password), and never a
+// request body or header. Fields whose names suggest a secret are redacted as a second line of
+// defence, so a careless caller leaks a field name, not a value.
+
+export type LogLevel = 'info' | 'warn' | 'error';
+export type LogValue = string | number | boolean | null | undefined;
+export type LogFields = Record<string, LogValue>;
+
+/** Auth events logged for operations (the D1 audit log records them too). */
+export type AuthLogEvent =
+  | 'register'
+  | 'login'
+  | 'refresh'
+  | 'refresh_reuse_detected'
+  | 'logout'
+  | 'logout_all'
+  | 'session_end'
+  | 'password_change';
+
+const SECRET_NAME = /token|secret|passw|hash|cookie|authorization|credential|username|private|^key$|_key$|key_/i;
+export const REDACTED = '[redacted]';
+/** Long enough for an error name and message; stacks never go to logs. */
+const MAX_STRING = 300;
+
+function clean(fields: LogFields): LogFields {
+  const out: LogFields = {};
+  for (const [name, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    if (SECRET_NAME.test(name)) out[name] = REDACTED;
+    else out[name] = typeof value === 'string' ? value.slice(0, MAX_STRING) : value;
+  }
+  return out;
+}
+
+/** One JSON line: `{"level","event",...fields}`. console.log/warn/error map to Workers Logs levels. */
+export function log(level: LogLevel, event: string, fields: LogFields = {}): void {
+  const line = JSON.stringify({ ...clean(fields), level, event });
+  if (level === 'error') console.error(line);
+  else if (level === 'warn') console.warn(line);
+  else console.log(line);
+}
+
+/**
+ * An auth event: who (user id, never the username), which session, what happened and why (a
+ * reason code). Reuse of a rotated refresh token is a warning: it means a token was stolen or a
+ * client is broken.
+ */
+export function logAuthEvent(
+  requestId: string,
+  event: AuthLogEvent,
+  outcome: 'success' | 'failure',
+  fields: { userId?: string | null; sessionId?: string | null; reason?: string; count?: number } = {},
+): void {
+  const level: LogLevel = event === 'refresh_reuse_detected' ? 'warn' : 'info';
+  log(level, `auth.${event}`, {
+    requestId,
+    outcome,
+    userId: fields.userId ?? undefined,
+    sessionId: fields.sessionId ?? undefined,
+    reason: fields.reason,
+    count: fields.count,
+  });
+}
