@@ -102,6 +102,20 @@ describe('cookie mode', () => {
     expect((await b.request('GET', '/api/private')).status).toBe(200);
   });
 
+  it('an expired (dropped) access cookie with a live session answers invalid_token, so the SPA refreshes', async () => {
+    const b = new Browser(new Client(testEnv()));
+    await b.signIn();
+    b.jar.delete('__Host-edge_access'); // what the browser does at Max-Age
+    const res = await b.request('GET', '/api/private');
+    expect(res.status).toBe(401);
+    expect((await errorOf(res)).error).toBe('invalid_token');
+    expect(res.headers.get('WWW-Authenticate')).toContain('error="invalid_token"');
+    expect((await b.send('POST', '/auth/refresh')).status).toBe(200);
+    expect((await b.request('GET', '/api/private')).status).toBe(200);
+    b.jar.clear(); // no session cookies at all: plain 401 unauthorized
+    expect((await errorOf(await b.request('GET', '/api/private'))).error).toBe('unauthorized');
+  });
+
   it('bearer and cookie clients work side by side; the Authorization header wins over a cookie', async () => {
     const c = new Client(testEnv());
     const b = new Browser(c);

@@ -7,7 +7,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import type { AppEnv, AuthContext } from '../app-env';
-import { ACCESS_COOKIE } from '../cookies';
+import { ACCESS_COOKIE, CSRF_COOKIE } from '../cookies';
 import { invalidToken, missingToken } from '../errors';
 import { ROLE_PATTERN } from '../lib/validation';
 import { authenticate } from '../services/authenticate';
@@ -53,7 +53,12 @@ export function requireAuth(options: RequireAuthOptions = {}): MiddlewareHandler
   }
   return async function requireAuthMiddleware(c, next) {
     const presented = extractAccessToken(c);
-    if (!presented) throw missingToken();
+    if (!presented) {
+      // In cookie mode the browser drops the access cookie when it expires (Max-Age = token
+      // lifetime), but the CSRF cookie lives as long as the session: tell the SPA to refresh.
+      if (getCookie(c, CSRF_COOKIE, 'host')) throw invalidToken('The access token has expired; refresh it.');
+      throw missingToken();
+    }
     const claims = await authenticate(c.env, c.get('config'), presented.token, c.get('now')(), { roles, fresh: options.fresh });
     c.set('auth', { userId: claims.sub, username: claims.username, sessionId: claims.sid, jti: claims.jti, roles: claims.roles, exp: claims.exp, via: presented.via });
     await next();
