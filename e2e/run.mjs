@@ -2,7 +2,6 @@
 // under `wrangler dev`, driven by Debian's chromium through playwright-core.
 //
 //   npm run test:e2e                     # wrangler dev on a free port, fresh local D1/KV
-//   E2E_SERVER=mock npm run test:e2e     # the in-memory stand-in (e2e/mock-server.mjs)
 //   E2E_HEADED=1 / E2E_KEEP=1            # show the browser / keep the wrangler state dir
 //
 // Everything listens on and talks to 127.0.0.1 only (Chromium's "localhost" is loopback).
@@ -21,7 +20,6 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 const OUT = path.join(here, 'out');
 const TTL = Number(process.env.E2E_ACCESS_TTL ?? 5); // access-token lifetime for this run, seconds
-const SERVER = process.env.E2E_SERVER ?? 'wrangler';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const TOTAL_TIMEOUT_MS = Number(process.env.E2E_TIMEOUT_MS ?? 300_000);
 const STEP_TIMEOUT_MS = 45_000;
@@ -212,16 +210,10 @@ async function main() {
   // The SPA's origin. Chromium treats http://localhost (and 127.0.0.1) as a secure context, so it
   // stores the Secure, __Host- and __Secure- cookies over plain http.
   const origin = `http://localhost:${port}`;
-  console.log(`edge-auth e2e: server=${SERVER} origin=${origin} access-token TTL=${TTL}s`);
+  console.log(`edge-auth e2e: origin=${origin} access-token TTL=${TTL}s`);
 
   await step('server starts and answers /health', async () => {
-    if (SERVER === 'mock') {
-      const { startMockServer } = await import('./mock-server.mjs');
-      const mock = await startMockServer({ port, accessTtl: TTL, origins: [origin] });
-      cleanups.push(() => mock.close());
-    } else {
-      await startWrangler(port, origin);
-    }
+    await startWrangler(port, origin);
   }, { timeout: 150_000 });
 
   // Two hostile pages: a different site (127.0.0.1 vs localhost: SameSite cookies stay home) and
