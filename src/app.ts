@@ -33,7 +33,6 @@ export function createApp(deps: AppDeps = {}) {
     c.set('requestId', requestId);
     c.header('X-Request-Id', requestId); // also on errors raised below (a misconfigured 500 included)
     c.set('now', nowSeconds);
-    c.set('config', getConfig(c.env));
     await next();
     c.header('X-Request-Id', requestId);
   });
@@ -52,6 +51,12 @@ export function createApp(deps: AppDeps = {}) {
       },
     }),
   );
+
+  // After the headers middleware, so even a misconfiguration error carries them.
+  app.use('*', async (c, next) => {
+    c.set('config', getConfig(c.env));
+    await next();
+  });
 
   // Token and user data must never be stored by a cache (RFC 6749 section 5.1).
   for (const path of ['/auth/*', '/api/*', '/admin/*']) {

@@ -18,7 +18,8 @@ export class TestClock {
 
 export type Alg = 'ES256' | 'HS256';
 
-export function testEnv(overrides: Partial<Record<Exclude<keyof Env, 'DB' | 'KV'>, string>> = {}): Env {
+// String variables only: bindings (DB, KV, the RL_* rate limiters) are replaced by spreading env.
+export function testEnv(overrides: Partial<Record<Exclude<keyof Env, 'DB' | 'KV' | `RL_${string}`>, string>> = {}): Env {
   return { ...(env as unknown as Env), ...overrides };
 }
 
