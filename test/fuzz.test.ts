@@ -6,6 +6,7 @@ import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_STATUS } from '../src/errors';
+import { verifyToken } from '../src/rpc';
 import { USERNAME_PATTERN } from '../src/lib/validation';
 import { Client, testEnv, uniqueName, type TokenBody } from './helpers';
 
@@ -304,6 +305,8 @@ const PROTECTED: { method: string; path: () => string; body?: string }[] = [
   { method: 'POST', path: () => '/auth/password', body: '{"current_password":"x","new_password":"yyyyyyyy"}' },
   { method: 'GET', path: () => '/api/private' },
   { method: 'GET', path: () => '/api/admin' },
+  { method: 'GET', path: () => '/admin/keys' },
+  { method: 'POST', path: () => '/admin/keys/rotate' },
 ];
 
 const bearer = (): fc.Arbitrary<[string, string][]> => fc.constant([['Authorization', `Bearer ${victim.access_token}`]]);
@@ -326,7 +329,7 @@ beforeAll(async () => {
 afterAll(() => {
   const total = [...counts.values()].reduce((a, b) => a + b, 0);
   const detail = [...counts].map(([name, n]) => `${name}=${n}`).join(', ');
-  console.log(`fuzz summary: ${total} generated requests across ${counts.size} properties in ${((Date.now() - started) / 1000).toFixed(1)} s (${detail})`);
+  console.log(`fuzz summary: ${total} generated cases across ${counts.size} properties in ${((Date.now() - started) / 1000).toFixed(1)} s (${detail})`);
 });
 
 describe('fuzz: every answer to a malformed request is a 4xx JSON error and changes nothing', () => {
@@ -470,6 +473,48 @@ describe('fuzz: every answer to a malformed request is a 4xx JSON error and chan
       }
       await expectRejected(res, req);
     });
+  });
+
+  it('admin routes with a valid token that lacks the role: 403 insufficient_scope, whatever else is sent', async () => {
+    const admin = PROTECTED.filter((r) => r.path().startsWith('/admin/') || r.path() === '/api/admin');
+    const arb = fc.record({ route: fc.constantFrom(...admin), ip: ipHeader, noise, body: fc.option(fc.oneof(malformedJson, anyJson.map((v) => JSON.stringify(v)))) }).map(({ route, ip, noise: n, body }) => ({
+      method: route.method,
+      path: route.path(),
+      headers: [['Authorization', `Bearer ${victim.access_token}`], ['CF-Connecting-IP', ip], ['Content-Type', 'application/json'], ...n.filter(([h]) => h !== 'Origin')] as [string, string][],
+      body: route.method === 'POST' ? body ?? '' : undefined,
+    }));
+    await fuzz('admin-scope', arb, runs(200), async (res, req) => {
+      expect(await expectRejected(res, req, [403])).toBe('insufficient_scope');
+    });
+  });
+
+  it('RPC AuthService.verify with hostile tokens and options: a typed refusal, never a throw', async () => {
+    const options = fc.oneof(
+      fc.constant(undefined),
+      fc.record({ roles: fc.oneof(anyJson, fc.array(fc.string({ maxLength: 40 }), { maxLength: 40 })) }, { requiredKeys: [] }),
+      anyJson,
+    );
+    const token = fc.oneof({ weight: 6, arbitrary: badToken }, { weight: 1, arbitrary: anyJson }, { weight: 1, arbitrary: fc.constant(undefined) });
+    let n = 0;
+    const baseline = await rows();
+    await fc.assert(
+      fc.asyncProperty(token, options, async (t, o) => {
+        n++;
+        const result = await verifyToken(client.env, t, client.clock.seconds, o as never);
+        const label = JSON.stringify([typeof t === 'string' ? t.slice(0, 80) : t, o]).slice(0, 300);
+        expect(result.ok, label).toBe(false);
+        if (!result.ok) {
+          expect(['invalid_request', 'invalid_token'], label).toContain(result.error);
+          expect(typeof result.message, label).toBe('string');
+        }
+      }),
+      { numRuns: runs(600) },
+    );
+    // The control: the genuine token verifies, and fails only for the missing role.
+    expect((await verifyToken(client.env, victim.access_token, client.clock.seconds)).ok).toBe(true);
+    expect(await verifyToken(client.env, victim.access_token, client.clock.seconds, { roles: ['admin'] })).toMatchObject({ ok: false, error: 'insufficient_scope' });
+    expect(await rows()).toBe(baseline);
+    counts.set('rpc-verify', n);
   });
 
   it('well-formed logins and password changes with wrong credentials: 401, same body (hashing runs: fewer cases)', async () => {

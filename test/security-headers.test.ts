@@ -1,7 +1,10 @@
 // Issue 7: security headers on every class of response the Worker produces, and on the static
 // assets (public/_headers, applied by Workers Static Assets).
+import { eq } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/d1';
 import { describe, expect, it } from 'vitest';
 import assetHeaders from '../public/_headers?raw';
+import { users } from '../src/db/schema';
 import { Client, randomTestIp, testEnv } from './helpers';
 
 const COMMON: Record<string, RegExp> = {
@@ -23,6 +26,9 @@ describe('security headers on every route class', () => {
   it('success, client-error and server-error responses all carry them; token and user data are no-store', async () => {
     const c = new Client(testEnv());
     const t = await c.signedUp();
+    const promoted = await c.register();
+    await drizzle(c.env.DB).update(users).set({ roles: '["admin"]' }).where(eq(users.id, promoted.id)).run();
+    const admin = await c.login(promoted.username, promoted.password);
     const cookieLogin = await c.request('POST', '/auth/login', { json: { username: t.username, password: t.password, mode: 'cookie' }, headers: { Origin: 'http://localhost' } });
     expect(cookieLogin.status).toBe(200);
 
@@ -41,7 +47,9 @@ describe('security headers on every route class', () => {
       ['api 200', await c.request('GET', '/api/private', { token: t.access_token }), true],
       ['api 401', await c.request('GET', '/api/private'), true],
       ['api 403', await c.request('GET', '/api/admin', { token: t.access_token }), true],
-      ['admin 404', await c.request('GET', '/admin/users', { token: t.access_token }), true],
+      ['admin 403', await c.request('GET', '/admin/keys', { token: t.access_token }), true],
+      ['admin 200', await c.request('GET', '/admin/keys', { token: admin.access_token }), true],
+      ['admin 401', await c.request('POST', '/admin/keys/rotate'), true],
       ['404', await c.request('GET', '/nope'), true],
       ['413', await c.request('POST', '/auth/login', { body: 'x'.repeat(20_000), headers: { 'Content-Type': 'application/json' } }), true],
       ['415', await c.request('POST', '/auth/login', { body: 'a=b', headers: { 'Content-Type': 'text/plain' } }), true],
@@ -61,7 +69,7 @@ describe('security headers on every route class', () => {
       expect(res, label).toBeDefined();
       expectSecurityHeaders(res, `${label} (${res.status})`, { noStore });
     }
-    expect(cases.map(([, res]) => res.status)).toEqual([200, 200, 200, 201, 200, 200, 401, 200, 401, 200, 200, 200, 401, 403, 404, 404, 413, 415, 204, 204, 429, 500]);
+    expect(cases.map(([, res]) => res.status)).toEqual([200, 200, 200, 201, 200, 200, 401, 200, 401, 200, 200, 200, 401, 403, 403, 200, 401, 404, 413, 415, 204, 204, 429, 500]);
   });
 });
 
