@@ -24,6 +24,7 @@ interface FuzzRequest {
 
 let client: Client;
 let victim: TokenBody & { username: string; password: string; id: string };
+let boss: TokenBody; // an administrator, for the admin API's own input checks
 let cookieValues: { access: string; refresh: string; csrf: string };
 const counts = new Map<string, number>();
 const started = Date.now();
@@ -307,6 +308,14 @@ const PROTECTED: { method: string; path: () => string; body?: string }[] = [
   { method: 'GET', path: () => '/api/admin' },
   { method: 'GET', path: () => '/admin/keys' },
   { method: 'POST', path: () => '/admin/keys/rotate' },
+  { method: 'GET', path: () => '/admin/users' },
+  { method: 'GET', path: () => `/admin/users/${victim.user.id}` },
+  { method: 'PATCH', path: () => `/admin/users/${victim.user.id}`, body: '{"disabled":true}' },
+  { method: 'DELETE', path: () => `/admin/users/${victim.user.id}` },
+  { method: 'GET', path: () => `/admin/users/${victim.user.id}/sessions` },
+  { method: 'DELETE', path: () => `/admin/users/${victim.user.id}/sessions` },
+  { method: 'POST', path: () => `/admin/users/${victim.user.id}/unlock` },
+  { method: 'GET', path: () => '/admin/audit' },
 ];
 
 const bearer = (): fc.Arbitrary<[string, string][]> => fc.constant([['Authorization', `Bearer ${victim.access_token}`]]);
@@ -324,6 +333,9 @@ beforeAll(async () => {
   const jar = Object.fromEntries(cookieLogin.headers.getSetCookie().map((c) => c.split(';')[0]!.split('=') as [string, string]));
   cookieValues = { access: jar['__Host-edge_access']!, refresh: jar['__Secure-edge_refresh']!, csrf: jar['__Host-edge_csrf']! };
   expect(Object.values(cookieValues).every(Boolean)).toBe(true);
+  const admin = await client.register(uniqueName('boss'));
+  await client.env.DB.prepare(`UPDATE users SET roles = '["admin"]' WHERE id = ?`).bind(admin.id).run();
+  boss = await client.login(admin.username, admin.password);
 });
 
 afterAll(() => {
@@ -338,7 +350,7 @@ describe('fuzz: every answer to a malformed request is a 4xx JSON error and chan
       method: route.method,
       path: route.path(),
       headers: [['Authorization', authorization], ['CF-Connecting-IP', ip], ['Content-Type', 'application/json'], ...n] as [string, string][],
-      body: route.method === 'POST' ? route.body ?? '' : undefined,
+      body: route.method === 'POST' || route.method === 'PATCH' ? route.body ?? '' : undefined,
     }));
     await fuzz('authorization', arb.filter((r) => r.headers[0]![1].trim() !== `Bearer ${victim.access_token}`), runs(1200), async (res, req) => {
       expect(await expectRejected(res, req, [401])).toMatch(/^(unauthorized|invalid_token)$/);
@@ -362,7 +374,7 @@ describe('fuzz: every answer to a malformed request is a 4xx JSON error and chan
         if (origin !== null) headers.push(['Origin', origin]);
         if (csrfValue !== null) headers.push(['X-CSRF-Token', csrfValue]);
         if (route.body !== undefined) headers.push(['Content-Type', 'application/json']);
-        return { method: route.method, path: route.path(), headers, body: route.method === 'POST' ? route.body ?? '' : undefined };
+        return { method: route.method, path: route.path(), headers, body: route.method === 'POST' || route.method === 'PATCH' ? route.body ?? '' : undefined };
       });
     await fuzz('cookies', arb, runs(700), async (res, req) => {
       const code = await expectRejected(res, req, [400, 401, 403, 415, 429]);
@@ -481,10 +493,77 @@ describe('fuzz: every answer to a malformed request is a 4xx JSON error and chan
       method: route.method,
       path: route.path(),
       headers: [['Authorization', `Bearer ${victim.access_token}`], ['CF-Connecting-IP', ip], ['Content-Type', 'application/json'], ...n.filter(([h]) => h !== 'Origin')] as [string, string][],
-      body: route.method === 'POST' ? body ?? '' : undefined,
+      body: route.method === 'POST' || route.method === 'PATCH' ? body ?? '' : undefined,
     }));
     await fuzz('admin-scope', arb, runs(200), async (res, req) => {
       expect(await expectRejected(res, req, [403])).toBe('insufficient_scope');
+    });
+  });
+
+  it('admin API, as an administrator: hostile query strings on the lists are a 200 or a 400', async () => {
+    const names = fc.oneof(
+      fc.constantFrom('limit', 'cursor', 'username_prefix', 'user', 'actor', 'event', 'outcome', 'since', 'until'),
+      fc.string({ maxLength: 10 }),
+    );
+    const values = fc.oneof(
+      fc.string({ maxLength: 40 }),
+      fc.integer({ min: -10, max: 1000 }).map(String),
+      fc.base64String({ maxLength: 80 }),
+      fc.uuid(),
+      fc.constantFrom('success', 'failure', 'login', '%E0%A4%A', '0', '99999999999999', 'YTE6', 'dTE6'),
+      fc.string({ minLength: 300, maxLength: 600 }),
+    );
+    const query = fc.array(fc.tuple(names, values, fc.boolean()), { maxLength: 5 }).map((pairs) =>
+      pairs.map(([k, v, raw]) => (raw ? `${k.replace(/[#&=]/g, '')}=${v.replace(/[#&]/g, '')}` : `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)).join('&'),
+    );
+    const arb = fc.record({ path: fc.constantFrom('/admin/users', '/admin/audit'), query, ip: ipHeader }).map(({ path, query: q, ip }) => ({
+      method: 'GET',
+      path: `${path}?${q}`,
+      headers: [['Authorization', `Bearer ${boss.access_token}`], ['CF-Connecting-IP', ip]] as [string, string][],
+    }));
+    await fuzz('admin-queries', arb, runs(400), async (res, req) => {
+      if (res.status === 200) {
+        const body = (await res.json()) as Record<string, unknown>;
+        expect(Array.isArray(body.users ?? body.events), describeReq(req)).toBe(true);
+        return;
+      }
+      expect(await expectRejected(res, req, [400])).toBe('invalid_request');
+    });
+  });
+
+  it('admin API, as an administrator: hostile user ids are a 404, malformed PATCH bodies a 4xx', async () => {
+    const id = fc.oneof(fc.uuid(), fc.string({ maxLength: 60 }).map(encodeURIComponent), fc.constantFrom('%E0%A4%A', '%00', '..', '1 OR 1=1'));
+    const byId = fc.record({
+      id,
+      route: fc.constantFrom(
+        { method: 'GET', suffix: '' }, { method: 'DELETE', suffix: '' }, { method: 'GET', suffix: '/sessions' },
+        { method: 'DELETE', suffix: '/sessions' }, { method: 'POST', suffix: '/unlock' }, { method: 'PATCH', suffix: '' },
+      ),
+      ip: ipHeader,
+    }).map(({ id: i, route: { method, suffix }, ip }) => ({
+      method,
+      path: `/admin/users/${i}${suffix}`,
+      headers: [['Authorization', `Bearer ${boss.access_token}`], ['CF-Connecting-IP', ip], ['Content-Type', 'application/json']] as [string, string][],
+      body: method === 'PATCH' ? '{"disabled":true}' : method === 'POST' ? '' : undefined,
+    }));
+    const template = fc.record({ roles: fc.array(fc.stringMatching(/^[a-z][a-z0-9_:-]{0,10}$/), { maxLength: 3 }), email: fc.constantFrom('a@example.com', null), disabled: fc.boolean() }, { requiredKeys: [] });
+    const breakers = fc.oneof(
+      set('roles', anyJson.filter((v) => !Array.isArray(v))),
+      set('roles', fc.array(fc.oneof(fc.string().filter((r) => !/^[a-z][a-z0-9_:-]{0,31}$/.test(r)), nonString), { minLength: 1, maxLength: 3 })),
+      set('roles', fc.array(fc.stringMatching(/^[a-z]{1,8}$/), { minLength: 17, maxLength: 30 })),
+      set('email', fc.oneof(fc.string({ maxLength: 30 }).filter((e) => !/^[^@\s]+@[^@\s]+\.[a-z]{2,}$/i.test(e)), fc.integer(), fc.boolean())),
+      set('disabled', anyJson.filter((v) => typeof v !== 'boolean')),
+      extraKey,
+    );
+    const patch = post(`/admin/users/{victim}`, fc.constant([]), badBodies(nearValid(template, breakers), (v) => isObject(v) && Object.keys(v).every((k) => ['roles', 'email', 'disabled'].includes(k)))).map((r) => ({
+      ...r,
+      method: 'PATCH',
+      path: `/admin/users/${victim.user.id}`,
+      headers: [['Authorization', `Bearer ${boss.access_token}`] as [string, string], ...r.headers],
+    }));
+    const known = () => [victim.user.id, boss.user.id];
+    await fuzz('admin-ids-bodies', fc.oneof(byId.filter((r) => !known().some((k) => r.path.includes(k))), patch), runs(500), async (res, req) => {
+      await expectRejected(res, req, req.path.endsWith(victim.user.id) && req.method === 'PATCH' ? [400, 413, 415] : [404]);
     });
   });
 

@@ -2,7 +2,7 @@
 import { eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { describe, expect, it } from 'vitest';
-import { LOCKOUT_BASE_SECONDS, LOCKOUT_MAX_SECONDS, LOCKOUT_THRESHOLD, lockoutSeconds, unlockUser } from '../src/db/lockout';
+import { LOCKOUT_BASE_SECONDS, LOCKOUT_MAX_SECONDS, LOCKOUT_THRESHOLD, lockoutSeconds } from '../src/db/lockout';
 import { auditLog, users } from '../src/db/schema';
 import { Client, errorOf, testEnv, uniqueName } from './helpers';
 
@@ -111,15 +111,21 @@ describe('lockout', () => {
     expect(reasons.filter((r) => r === 'locked')).toHaveLength(burst - LOCKOUT_THRESHOLD);
   });
 
-  it('unlockUser (admin unlock) resets the count and lifts the lock; false for an unknown id', async () => {
+  it('an administrator unlocks the account (POST /admin/users/:id/unlock): count reset, lock lifted', async () => {
     const c = new Client(testEnv());
     const u = await c.register();
+    const boss = await c.register();
+    await drizzle(c.env.DB).update(users).set({ roles: '["admin"]' }).where(eq(users.id, boss.id)).run();
+    const admin = await c.login(boss.username, boss.password);
     await fail(c, u.username, LOCKOUT_THRESHOLD);
     expect((await login(c, u.username, u.password)).status).toBe(401);
-    expect(await unlockUser(c.env.DB, u.id)).toBe(true);
+    const unlocked = await c.request('POST', `/admin/users/${u.id}/unlock`, { token: admin.access_token });
+    expect(unlocked.status).toBe(200);
     expect(await row(c, u.id)).toEqual({ failedLogins: 0, lockedUntil: null });
     expect((await login(c, u.username, u.password)).status).toBe(200);
-    expect(await unlockUser(c.env.DB, 'no-such-user')).toBe(false);
+    // A locked account's state is visible to administrators only.
+    const seen = (await (await c.request('GET', `/admin/users/${u.id}`, { token: admin.access_token })).json()) as { user: Record<string, unknown> };
+    expect(seen.user).toMatchObject({ failed_logins: 0, locked_until: null });
   });
 
   it('wrong current passwords on /auth/password count toward the same lockout', async () => {

@@ -70,20 +70,7 @@ export function admitPasswordAttempt(db: D1Database, userId: string, now: number
   return admitAttempt(db, eq(users.id, userId), now);
 }
 
-/** After a verified password: the count starts again from zero. */
+/** After a verified password: the count starts again from zero. (Admin unlock: db/users.ts unlockUser.) */
 export async function clearFailedLogins(db: D1Database, userId: string): Promise<void> {
   await drizzle(db).update(users).set({ failedLogins: 0, lockedUntil: null }).where(eq(users.id, userId)).run();
-}
-
-/**
- * Admin unlock (POST /admin/users/:id/unlock): resets the count and lifts any lock. Returns false
- * when there is no such user. Does not touch sessions or the password.
- */
-export async function unlockUser(db: D1Database, id: string): Promise<boolean> {
-  const rows = await drizzle(db)
-    .update(users)
-    .set({ failedLogins: 0, lockedUntil: null })
-    .where(eq(users.id, id))
-    .returning({ id: users.id });
-  return rows.length > 0;
 }
