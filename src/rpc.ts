@@ -48,7 +48,7 @@ export async function verifyToken(env: Env, token: unknown, now: number, options
     }
     const code = err instanceof ConfigError ? 'misconfigured' : 'internal_error';
     // Name and message only, never the token; database errors without their bound parameters.
-    log('error', { code, via: 'rpc', cause: describeError(err) });
+    log('error', 'rpc.error', { code, via: 'rpc', cause: describeError(err) });
     return failure(code, code === 'misconfigured' ? 'The auth service is misconfigured.' : 'Internal error.');
   }
 }

@@ -141,7 +141,8 @@ describe.each(['ES256', 'HS256'] as Alg[])('with %s', (alg) => {
     // The capture works and the forced errors were logged (so the search below can fail).
     expect(log).toContain('"code":"internal_error"');
     expect(log).toContain('"code":"misconfigured"');
-    expect(log).toContain('"variable":"JWT_SECRET"');
+    expect(log).toContain('"setting":"JWT_SECRET"');
+    expect(log).toContain('"event":"auth.login"'); // the auth event lines are searched too
     expect(log).toContain('RL_LOGIN_IP');
     expect(log).toContain('rate_limiter_unavailable');
     expect(leaks(log, secrets), 'secrets in the console output').toEqual([]);

@@ -2,6 +2,7 @@
 // assets (public/_headers, applied by Workers Static Assets).
 import { eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
+import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import assetHeaders from '../public/_headers?raw';
 import { users } from '../src/db/schema';
@@ -84,6 +85,16 @@ describe('static assets (public/_headers)', () => {
 
   it('applies to every path', () => {
     expect(assetHeaders).toMatch(/^\/\*$/m);
+  });
+
+  it('the local asset server serves every asset and the SPA fallback with them', async () => {
+    const assets = (env as unknown as { ASSETS: Fetcher }).ASSETS;
+    for (const path of ['/', '/index.html', '/js/app.js', '/css/app.css', '/favicon.svg', '/some/client/route']) {
+      const res = await assets.fetch(`http://localhost${path}`);
+      await res.arrayBuffer();
+      expect(res.status, path).toBe(200);
+      for (const [name, value] of rules) expect(res.headers.get(name), `${path}: ${name}`).toBe(value);
+    }
   });
 
   it('sets a strict CSP and the framing, sniffing and referrer defences', () => {
