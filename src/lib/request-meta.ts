@@ -15,7 +15,6 @@ const MAX_UA = 256;
  */
 export function requestMeta(c: Context): RequestMeta {
   const ip = parseClientIp(c.req.header('CF-Connecting-IP'));
-  // eslint-disable-next-line no-control-regex
   const userAgent = c.req.header('User-Agent')?.slice(0, MAX_UA).replace(/[\u0000-\u001f\u007f]/g, '') || null;
   return { ip, userAgent, requestId: c.get('requestId') as string };
 }
