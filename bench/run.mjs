@@ -131,6 +131,12 @@ async function main() {
   const kv = (wrangler.kv_namespaces ?? []).map((k) => k.binding);
   const migrationsDir = join(ROOT, wrangler.d1_databases?.[0]?.migrations_dir ?? 'migrations');
   const vars = { ...wrangler.vars };
+  // The [[ratelimits]] bindings, with their limits raised: every bench request comes from one
+  // address, so the production limits would turn the login and refresh scenarios into 429s. The
+  // limiter call itself stays in the measured path, as in production.
+  const ratelimits = Object.fromEntries(
+    (wrangler.ratelimits ?? []).map(({ name, namespace_id, simple }) => [name, { namespace_id, simple: { ...simple, limit: 1_000_000_000 } }]),
+  );
   // Secrets are random per run (the service refuses short or missing ones); never printed.
   const secrets = {
     JWT_SECRET: randomBytes(32).toString('base64url'),
@@ -163,8 +169,8 @@ async function main() {
     return w;
   };
   const bareW = await start(bare, 'bare', { kv: ['KV'] });
-  const svcHS = await start(service, 'service-hs256', { bindings: { ...vars, ...secrets, JWT_ALG: 'HS256' }, d1, kv });
-  const svcES = await start(service, 'service-es256', { bindings: { ...vars, ...secrets, JWT_ALG: 'ES256' }, d1, kv });
+  const svcHS = await start(service, 'service-hs256', { bindings: { ...vars, ...secrets, JWT_ALG: 'HS256' }, d1, kv, ratelimits });
+  const svcES = await start(service, 'service-es256', { bindings: { ...vars, ...secrets, JWT_ALG: 'ES256' }, d1, kv, ratelimits });
   for (const w of [svcHS, svcES]) for (const binding of d1) await applyMigrations(w, binding, migrationsDir);
 
   // --- Seed over HTTP, as a client would: register, then log in. --------------------------------

@@ -10,7 +10,7 @@ import { ConfigError, getConfig } from './config';
 import { AppError } from './errors';
 import { MAX_BODY_BYTES } from './lib/body';
 import { errorResponse } from './lib/error-response';
-import { log } from './lib/log';
+import { describeError, log } from './lib/log';
 import { csrfProtection } from './middleware/csrf';
 import { adminKeyRoutes } from './routes/admin-keys';
 import { adminRoutes } from './routes/admin';
@@ -33,7 +33,6 @@ export function createApp(deps: AppDeps = {}) {
     c.set('requestId', requestId);
     c.header('X-Request-Id', requestId); // also on errors raised below (a misconfigured 500 included)
     c.set('now', nowSeconds);
-    c.set('config', getConfig(c.env));
     await next();
     c.header('X-Request-Id', requestId);
   });
@@ -52,6 +51,12 @@ export function createApp(deps: AppDeps = {}) {
       },
     }),
   );
+
+  // After the headers middleware, so even a misconfiguration error carries them.
+  app.use('*', async (c, next) => {
+    c.set('config', getConfig(c.env));
+    await next();
+  });
 
   // Token and user data must never be stored by a cache (RFC 6749 section 5.1).
   for (const path of ['/auth/*', '/api/*', '/admin/*']) {
@@ -94,7 +99,7 @@ export function createApp(deps: AppDeps = {}) {
 
   app.onError((err, c) => {
     if (err instanceof AppError) {
-      if (err.status >= 500) log('error', 'request.error', { requestId: c.get('requestId'), code: err.code, cause: describeCause(err.cause) });
+      if (err.status >= 500) log('error', 'request.error', { requestId: c.get('requestId'), code: err.code, cause: describeError(err.cause) });
       return errorResponse(c, err);
     }
     if (err instanceof ConfigError) {
@@ -107,15 +112,9 @@ export function createApp(deps: AppDeps = {}) {
       const code = err.status === 413 ? 'payload_too_large' : 'invalid_request';
       return errorResponse(c, new AppError(code));
     }
-    log('error', 'request.error', { requestId: c.get('requestId'), code: 'internal_error', cause: describeCause(err) });
+    log('error', 'request.error', { requestId: c.get('requestId'), code: 'internal_error', cause: describeError(err) });
     return errorResponse(c, new AppError('internal_error'));
   });
 
   return app;
-}
-
-/** Error name and message only: our errors never carry secrets, and stacks stay out of logs. */
-function describeCause(err: unknown): string | undefined {
-  if (err instanceof Error) return `${err.name}: ${err.message}`.slice(0, 300);
-  return err === undefined ? undefined : 'non-error thrown';
 }

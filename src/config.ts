@@ -16,6 +16,11 @@ export type Environment = 'development' | 'staging' | 'production';
 export interface Env {
   DB: D1Database;
   KV: KVNamespace;
+  /** [[ratelimits]] bindings (wrangler.toml). Optional in the type, required to serve the routes they guard. */
+  RL_LOGIN_IP?: RateLimit;
+  RL_LOGIN_USER?: RateLimit;
+  RL_REGISTER_IP?: RateLimit;
+  RL_REFRESH_IP?: RateLimit;
   ENVIRONMENT?: string;
   JWT_ALG?: string;
   JWT_ISSUER?: string;

@@ -31,7 +31,8 @@ const DEFAULT_MESSAGE: Record<ErrorCode, string> = {
   invalid_json: 'The request body is not valid JSON.',
   unauthorized: 'Authentication is required.',
   invalid_token: 'The access token is invalid, expired or revoked.',
-  invalid_credentials: 'The username or password is incorrect.',
+  // One message for unknown user, wrong password, disabled and locked: it must not tell them apart.
+  invalid_credentials: 'The credentials are incorrect, or the account is temporarily locked after repeated failed attempts.',
   invalid_grant: 'The refresh token is invalid, expired or revoked.',
   insufficient_scope: 'The access token lacks a required role.',
   registration_closed: 'Registration is closed.',

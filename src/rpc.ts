@@ -7,6 +7,7 @@
 import { WorkerEntrypoint } from 'cloudflare:workers';
 import { ConfigError, getConfig, type Env } from './config';
 import { AppError } from './errors';
+import { describeError, log } from './lib/log';
 import { ROLE_PATTERN } from './lib/validation';
 import { authenticate } from './services/authenticate';
 import { MAX_TOKEN_LENGTH, type AccessClaims } from './tokens/access';
@@ -46,8 +47,8 @@ export async function verifyToken(env: Env, token: unknown, now: number, options
       return failure(err.code, err.message);
     }
     const code = err instanceof ConfigError ? 'misconfigured' : 'internal_error';
-    // Name and message only (ours never carry secrets); never the token.
-    console.error(JSON.stringify({ level: 'error', code, via: 'rpc', cause: err instanceof Error ? `${err.name}: ${err.message}`.slice(0, 300) : 'non-error thrown' }));
+    // Name and message only, never the token; database errors without their bound parameters.
+    log('error', 'rpc.error', { code, via: 'rpc', cause: describeError(err) });
     return failure(code, code === 'misconfigured' ? 'The auth service is misconfigured.' : 'Internal error.');
   }
 }

@@ -18,7 +18,8 @@ export class TestClock {
 
 export type Alg = 'ES256' | 'HS256';
 
-export function testEnv(overrides: Partial<Record<Exclude<keyof Env, 'DB' | 'KV'>, string>> = {}): Env {
+// String variables only: bindings (DB, KV, the RL_* rate limiters) are replaced by spreading env.
+export function testEnv(overrides: Partial<Record<Exclude<keyof Env, 'DB' | 'KV' | `RL_${string}`>, string>> = {}): Env {
   return { ...(env as unknown as Env), ...overrides };
 }
 
@@ -26,6 +27,12 @@ let counter = 0;
 export function uniqueName(prefix = 'user'): string {
   counter++;
   return `${prefix}${counter}_${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** A random address from the IPv6 documentation prefix (RFC 3849), in its own /64. */
+export function randomTestIp(): string {
+  const [a, b, c] = crypto.getRandomValues(new Uint16Array(3));
+  return `2001:db8:${a!.toString(16)}:${b!.toString(16)}::${c!.toString(16)}`;
 }
 
 export interface RequestOptions {
@@ -57,6 +64,9 @@ export class Client {
       if (!headers.has('Content-Type')) headers.set('Content-Type', 'application/json');
     }
     if (options.token) headers.set('Authorization', `Bearer ${options.token}`);
+    // Each request comes from its own address unless the test names one, so the per-IP throttles
+    // (test/rate-limit.test.ts) only trip in tests about them.
+    if (!headers.has('CF-Connecting-IP')) headers.set('CF-Connecting-IP', randomTestIp());
     const ctx = createExecutionContext();
     const res = await this.app.fetch(new Request(`http://localhost${path}`, { method, headers, body }), this.env, ctx);
     await waitOnExecutionContext(ctx);

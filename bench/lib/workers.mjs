@@ -17,7 +17,7 @@ import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from 'miniflare';
  * Why one process per target: only one scenario runs at a time, and separate processes keep one
  * target's garbage collector, caches and storage out of another's measurements.
  */
-export async function startWorker({ build, compat, bindings = {}, d1 = [], kv = [], logFile }) {
+export async function startWorker({ build, compat, bindings = {}, d1 = [], kv = [], ratelimits = {}, logFile }) {
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       host: '127.0.0.1',
@@ -38,6 +38,7 @@ export async function startWorker({ build, compat, bindings = {}, d1 = [], kv = 
           bindings,
           d1Databases: Object.fromEntries(d1.map((b) => [b, `${build.name}-${b}`])),
           kvNamespaces: Object.fromEntries(kv.map((b) => [b, `${build.name}-${b}`])),
+          ratelimits,
           unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }],
         },
       ],

@@ -60,6 +60,8 @@ export default defineConfig(async () => {
               bindings: { ...auth.vars, ...AUTH_SECRETS },
               d1Databases: { DB: 'edge-auth-db' },
               kvNamespaces: { KV: 'edge-auth-kv' },
+              // The auth Worker refuses login/register/refresh without its [[ratelimits]] bindings.
+              ratelimits: Object.fromEntries(auth.ratelimits.map(({ name, namespace_id, simple }) => [name, { namespace_id, simple }])),
             },
           ],
         },

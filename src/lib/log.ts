@@ -4,6 +4,7 @@
 // secret, cookie or username (a username field often holds a mistyped password), and never a
 // request body or header. Fields whose names suggest a secret are redacted as a second line of
 // defence, so a careless caller leaks a field name, not a value.
+import { DrizzleQueryError } from 'drizzle-orm/errors';
 
 export type LogLevel = 'info' | 'warn' | 'error';
 export type LogValue = string | number | boolean | null | undefined;
@@ -63,4 +64,20 @@ export function logAuthEvent(
     reason: fields.reason,
     count: fields.count,
   });
+}
+
+/**
+ * An error as it may be logged: name and message, no stack. drizzle's DrizzleQueryError puts the
+ * query's bound parameters into its message (password hashes, refresh-token hashes, key material),
+ * so for it only the parameterised SQL text and the database's own error are kept
+ * (test/no-secret-logs.test.ts).
+ */
+export function describeError(err: unknown): string | undefined {
+  if (err === undefined) return undefined;
+  if (err instanceof DrizzleQueryError) {
+    const sql = err.query.replace(/\s+/g, ' ').slice(0, 120);
+    return `DrizzleQueryError: ${sql} <- ${describeError(err.cause) ?? 'no cause'}`.slice(0, MAX_STRING);
+  }
+  if (err instanceof Error) return `${err.name}: ${err.message}`.slice(0, MAX_STRING);
+  return 'non-error thrown';
 }

@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import { parseClientIp } from './client-ip';
 
 export interface RequestMeta {
   ip: string | null;
@@ -7,11 +8,13 @@ export interface RequestMeta {
 }
 
 const MAX_UA = 256;
-const MAX_IP = 64;
 
-/** Who is asking, as far as the edge tells us. Values are truncated: they end up in D1. */
+/**
+ * Who is asking, as far as the edge tells us. These end up in D1 and in /auth/sessions: the
+ * address only when it is an IP literal, the user agent truncated and without control characters.
+ */
 export function requestMeta(c: Context): RequestMeta {
-  const ip = c.req.header('CF-Connecting-IP')?.slice(0, MAX_IP) ?? null;
-  const userAgent = c.req.header('User-Agent')?.slice(0, MAX_UA) ?? null;
+  const ip = parseClientIp(c.req.header('CF-Connecting-IP'));
+  const userAgent = c.req.header('User-Agent')?.slice(0, MAX_UA).replace(/[\u0000-\u001f\u007f]/g, '') || null;
   return { ip, userAgent, requestId: c.get('requestId') as string };
 }

@@ -9,8 +9,9 @@ import { readJson } from '../lib/body';
 import { clearSessionCookies, refreshCookie, setSessionCookies } from '../lib/cookie-mode';
 import { errorResponse } from '../lib/error-response';
 import { requestMeta } from '../lib/request-meta';
-import { email, loginPassword, password, refreshToken, username } from '../lib/validation';
+import { email, loginPassword, password, refreshToken, username, USERNAME_PATTERN } from '../lib/validation';
 import { originAllowed } from '../middleware/csrf';
+import { enforceRateLimit, rateLimitByIp } from '../middleware/rate-limit';
 import { requireAuth } from '../middleware/require-auth';
 import * as auth from '../services/auth';
 import { sessionOfRefreshToken } from '../tokens/refresh';
@@ -51,20 +52,23 @@ function tokenResponse(c: Context<AppEnv>, issued: auth.Issued, mode: 'bearer' |
 }
 
 export const authRoutes = new Hono<AppEnv>()
-  .post('/register', async (c) => {
+  .post('/register', rateLimitByIp('RL_REGISTER_IP'), async (c) => {
     const input = await readJson(c, RegisterBody);
     const user = await auth.register(deps(c), input);
     return c.json({ user }, 201);
   })
-  .post('/login', async (c) => {
+  .post('/login', rateLimitByIp('RL_LOGIN_IP'), async (c) => {
     const input = await readJson(c, LoginBody);
+    // Per account as well, whichever addresses the guesses come from. Only names that could
+    // exist: others are refused whatever the password, and the per-IP limit covers them.
+    if (USERNAME_PATTERN.test(input.username.username)) await enforceRateLimit(c, 'RL_LOGIN_USER', `user:${input.username.key}`);
     const mode = input.mode ?? 'bearer';
     // Login CSRF: a cookie-mode login may only come from an allowed origin.
     if (mode === 'cookie' && !originAllowed(c)) throw new AppError('csrf_failed', 'Cross-site request refused: origin not allowed.');
     const issued = await auth.login(deps(c), input);
     return tokenResponse(c, issued, mode);
   })
-  .post('/refresh', async (c) => {
+  .post('/refresh', rateLimitByIp('RL_REFRESH_IP'), async (c) => {
     const input = await readJson(c, RefreshBody, { optional: true });
     const cookie = refreshCookie(c);
     const presented = input.refresh_token ?? cookie;

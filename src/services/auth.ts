@@ -3,7 +3,8 @@
 import type { Config, Env } from '../config';
 import { burnPasswordCheck, hashPassword, PasswordHashError, verifyPassword } from '../crypto/password';
 import { recordAudit } from '../db/audit';
-import { findUserById, findUserByKey, insertUser, parseRoles, setPasswordHash, toPublicUser, type PublicUser } from '../db/users';
+import { admitLoginAttempt, admitPasswordAttempt, clearFailedLogins, type AttemptOutcome } from '../db/lockout';
+import { findUserById, insertUser, parseRoles, setPasswordHash, toPublicUser, type PublicUser } from '../db/users';
 import type { UserRow } from '../db/schema';
 import { AppError } from '../errors';
 import { logAuthEvent, type AuthLogEvent } from '../lib/log';
@@ -76,16 +77,26 @@ async function issueFor(d: Deps, user: UserRow, sessionId: string, refreshToken:
 }
 
 /**
- * Same answer for an unknown user, a wrong password and a disabled account, with the same
- * hashing work in each case, so neither the body nor the timing tells which it was.
+ * Same answer for an unknown user, a wrong password, a disabled account and a locked account,
+ * with the same hashing work and the same D1 round trips in each case, so neither the body nor
+ * the timing tells which it was (docs/security.md "Account enumeration").
  */
 export async function login(d: Deps, input: { username: { username: string; key: string }; password: string }): Promise<Issued> {
-  const user = USERNAME_PATTERN.test(input.username.username) ? await findUserByKey(d.env.DB, input.username.key) : undefined;
-  if (!user) {
+  const attempt: AttemptOutcome = USERNAME_PATTERN.test(input.username.username)
+    ? await admitLoginAttempt(d.env.DB, input.username.key, d.now)
+    : { kind: 'unknown' };
+  if (attempt.kind !== 'admitted') {
+    // A locked account's password is not checked at all: the answer cannot depend on it.
     await burnPasswordCheck(input.password).catch(() => undefined);
-    await audit(d, { event: 'login', outcome: 'failure', detail: { reason: 'unknown_user' } });
+    await audit(
+      d,
+      attempt.kind === 'locked'
+        ? { event: 'login', outcome: 'failure', subjectId: attempt.userId, detail: { reason: 'locked', locked_until: attempt.lockedUntil } }
+        : { event: 'login', outcome: 'failure', detail: { reason: 'unknown_user' } },
+    );
     throw new AppError('invalid_credentials');
   }
+  const user = attempt.user;
   let verified;
   try {
     verified = await verifyPassword(input.password, user.passwordHash);
@@ -93,14 +104,22 @@ export async function login(d: Deps, input: { username: { username: string; key:
     throw new AppError('internal_error', undefined, { cause: err });
   }
   if (!verified.ok || user.disabled) {
-    await audit(d, { event: 'login', outcome: 'failure', subjectId: user.id, detail: { reason: verified.ok ? 'disabled' : 'bad_password' } });
+    await audit(d, { event: 'login', outcome: 'failure', subjectId: user.id, detail: failureDetail(verified.ok ? 'disabled' : 'bad_password', user, d.now) });
     throw new AppError('invalid_credentials');
   }
+  await clearFailedLogins(d.env.DB, user.id);
   if (verified.needsRehash) await setPasswordHash(d.env.DB, user.id, await hashOrFail(input.password), d.now);
 
   const session = await startSession(d.env, d.config, user.id, d.meta, d.now);
   await audit(d, { event: 'login', outcome: 'success', actorId: user.id, subjectId: user.id, detail: { session: session.sessionId } });
   return issueFor(d, user, session.sessionId, session.refreshToken, session.refreshExpiresAt);
+}
+
+/** The audit detail of a counted failure: how many in a row, and the lock it started, if any. */
+function failureDetail(reason: string, counted: UserRow, now: number): Record<string, string | number> {
+  const detail: Record<string, string | number> = { reason, failed_logins: counted.failedLogins };
+  if (counted.lockedUntil !== null && counted.lockedUntil > now) detail.locked_until = counted.lockedUntil;
+  return detail;
 }
 
 export async function refresh(d: Deps, presented: string): Promise<Issued> {
@@ -137,15 +156,24 @@ export async function changePassword(
   caller: { userId: string; sessionId: string },
   input: { currentPassword: string; newPassword: string },
 ): Promise<void> {
-  const user = await findUserById(d.env.DB, caller.userId);
-  if (!user) throw new AppError('invalid_token');
+  // The current-password check counts toward the same lockout as login: a stolen access token
+  // must not become an unthrottled password-guessing oracle.
+  const attempt = await admitPasswordAttempt(d.env.DB, caller.userId, d.now);
+  if (attempt.kind === 'unknown') throw new AppError('invalid_token');
+  if (attempt.kind === 'locked') {
+    await burnPasswordCheck(input.currentPassword).catch(() => undefined);
+    await audit(d, { event: 'password_change', outcome: 'failure', actorId: caller.userId, subjectId: caller.userId, detail: { reason: 'locked', locked_until: attempt.lockedUntil } });
+    throw new AppError('invalid_credentials');
+  }
+  const user = attempt.user;
   const verified = await verifyPassword(input.currentPassword, user.passwordHash).catch((err: unknown) => {
     throw new AppError('internal_error', undefined, { cause: err });
   });
   if (!verified.ok) {
-    await audit(d, { event: 'password_change', outcome: 'failure', actorId: user.id, subjectId: user.id, detail: { reason: 'bad_password' } });
-    throw new AppError('invalid_credentials', 'The current password is incorrect.');
+    await audit(d, { event: 'password_change', outcome: 'failure', actorId: user.id, subjectId: user.id, detail: failureDetail('bad_password', user, d.now) });
+    throw new AppError('invalid_credentials');
   }
+  await clearFailedLogins(d.env.DB, user.id);
   await setPasswordHash(d.env.DB, user.id, await hashOrFail(input.newPassword), d.now);
   const ended = await endUserSessions(d.env, d.config, user.id, 'password_change', d.now, caller.sessionId);
   await audit(d, { event: 'password_change', outcome: 'success', actorId: user.id, subjectId: user.id, detail: { sessions_ended: ended } });

@@ -1,0 +1,76 @@
+// Account lockout in D1: consecutive failed password checks per account, counted where every
+// location sees the same number (the rate-limiting bindings count per location only).
+//
+// An attempt is counted BEFORE the password is verified, by one conditional UPDATE that admits it
+// only while the account is not locked. Concurrent guesses are therefore serialised by D1: at most
+// LOCKOUT_THRESHOLD of them are ever verified before the lock holds, however many arrive at once
+// (a read-then-write would let a burst of parallel guesses all pass the check). A verified
+// password resets the count; a failed one has already been counted.
+import { and, eq, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/d1';
+import { users, type UserRow } from './schema';
+
+/** Consecutive failures that lock an account. */
+export const LOCKOUT_THRESHOLD = 5;
+/** Lock length at the threshold; each further failure (after the lock expired) doubles it. */
+export const LOCKOUT_BASE_SECONDS = 60;
+/** Longest lock: from then on an attacker gets one guess an hour per account. */
+export const LOCKOUT_MAX_SECONDS = 3600;
+// 60 << 6 already exceeds the cap; bounding the exponent keeps SQLite's shift well-defined.
+const MAX_DOUBLINGS = 16;
+
+/** Seconds an account is locked after its `failures`-th consecutive failure (0: not locked). */
+export function lockoutSeconds(failures: number): number {
+  if (failures < LOCKOUT_THRESHOLD) return 0;
+  return Math.min(LOCKOUT_BASE_SECONDS * 2 ** Math.min(failures - LOCKOUT_THRESHOLD, MAX_DOUBLINGS), LOCKOUT_MAX_SECONDS);
+}
+
+export type AttemptOutcome =
+  /** Admitted and counted: verify the password, then `clearFailedLogins` if it was right. */
+  | { kind: 'admitted'; user: UserRow }
+  /** The account exists but is locked: do not verify anything. */
+  | { kind: 'locked'; userId: string; lockedUntil: number }
+  | { kind: 'unknown' };
+
+/**
+ * Admits and counts one password attempt for the account `where` selects. One round trip for
+ * every outcome (a D1 batch is one transaction): the conditional UPDATE, then a read that tells
+ * a locked account from an unknown one, so neither costs a different number of round trips.
+ */
+async function admitAttempt(db: D1Database, where: SQL, now: number): Promise<AttemptOutcome> {
+  const d = drizzle(db);
+  const failures = sql`${users.failedLogins} + 1`; // SET expressions read the row's old values
+  const [admitted, current] = await d.batch([
+    d
+      .update(users)
+      .set({
+        failedLogins: failures,
+        lockedUntil: sql`CASE WHEN ${failures} >= ${LOCKOUT_THRESHOLD}
+          THEN ${now} + min(${LOCKOUT_BASE_SECONDS} << min(${failures} - ${LOCKOUT_THRESHOLD}, ${MAX_DOUBLINGS}), ${LOCKOUT_MAX_SECONDS})
+          ELSE ${users.lockedUntil} END`,
+      })
+      .where(and(where, or(isNull(users.lockedUntil), lte(users.lockedUntil, now))))
+      .returning(),
+    d.select({ id: users.id, lockedUntil: users.lockedUntil }).from(users).where(where),
+  ]);
+  const user = admitted[0];
+  if (user) return { kind: 'admitted', user };
+  const row = current[0];
+  if (row && row.lockedUntil !== null && row.lockedUntil > now) return { kind: 'locked', userId: row.id, lockedUntil: row.lockedUntil };
+  return { kind: 'unknown' };
+}
+
+/** A login attempt for the (normalised, lower-cased) username key. */
+export function admitLoginAttempt(db: D1Database, usernameKey: string, now: number): Promise<AttemptOutcome> {
+  return admitAttempt(db, eq(users.usernameKey, usernameKey), now);
+}
+
+/** A password check of a known account (the current password of a password change). */
+export function admitPasswordAttempt(db: D1Database, userId: string, now: number): Promise<AttemptOutcome> {
+  return admitAttempt(db, eq(users.id, userId), now);
+}
+
+/** After a verified password: the count starts again from zero. (Admin unlock: db/users.ts unlockUser.) */
+export async function clearFailedLogins(db: D1Database, userId: string): Promise<void> {
+  await drizzle(db).update(users).set({ failedLogins: 0, lockedUntil: null }).where(eq(users.id, userId)).run();
+}
