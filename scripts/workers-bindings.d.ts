@@ -17,3 +17,6 @@ interface KVNamespace<Key extends string = string> {
   get(key: Key): Promise<string | null>;
   put(key: Key, value: string, options?: { expirationTtl?: number }): Promise<void>;
 }
+interface RateLimit {
+  limit(options: { key: string }): Promise<{ success: boolean }>;
+}
