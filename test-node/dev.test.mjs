@@ -6,27 +6,17 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ROOT } from './fixtures.mjs';
+import { freePort } from './ports.mjs';
 
 const START_TIMEOUT_MS = 90_000;
 const STOP_TIMEOUT_MS = 10_000;
 /** Not copied: what a clean clone does not have. */
 const SKIP = new Set(['node_modules', '.git', '.wrangler', '.dev.vars', 'dist', 'test-results', 'bench', 'e2e']);
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function cleanCopy() {
   const dir = mkdtempSync(join(tmpdir(), 'edge-auth-dev-'));

@@ -9,28 +9,18 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createPublicKey, verify } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ensureDevVars } from '../scripts/dev-vars.mjs';
+import { freePort } from './ports.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const STARTUP_DEADLINE_MS = 90_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 const ROTATION_DEADLINE_MS = 30_000; // CACHE_TTL_SECONDS (10) plus generous slack
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
