@@ -140,8 +140,8 @@ export async function refresh(d: Deps, presented: string): Promise<Issued> {
     });
     throw new AppError('invalid_grant');
   }
-  // Roles and the disabled flag are read fresh on every refresh.
-  const user = await findUserById(d.env.DB, outcome.userId);
+  // Roles and the disabled flag are read fresh on every refresh, while the rotation's own write lands.
+  const [user] = await Promise.all([findUserById(d.env.DB, outcome.userId), outcome.stored]);
   if (!user || user.disabled) {
     await endSessions(d.env, d.config, [outcome.sessionId], user ? 'user_disabled' : 'user_deleted', d.now);
     logAuthEvent(d.meta.requestId, 'refresh', 'failure', { userId: outcome.userId, sessionId: outcome.sessionId, reason: user ? 'user_disabled' : 'user_deleted' });

@@ -51,7 +51,9 @@ export interface IssuedRefresh {
 }
 
 export type RefreshOutcome =
-  | ({ kind: 'rotated' | 'grace' } & IssuedRefresh)
+  // `stored` settles when the bookkeeping write (KV record / last-use time) is done: the caller
+  // awaits it together with its own reads instead of paying one more round trip in sequence.
+  | ({ kind: 'rotated' | 'grace'; stored: Promise<void> } & IssuedRefresh)
   | { kind: 'reuse'; sessionId: string; userId: string };
 
 const successorKeys = new Map<string, Promise<CryptoKey>>();
@@ -74,8 +76,12 @@ export async function startSession(stores: Stores, config: Config, userId: strin
   const hash = await sha256(refreshToken);
   const expiresAt = now + config.sessionMaxAge;
   const refreshExpiresAt = Math.min(now + config.refreshTtl, expiresAt);
-  await insertSession(stores.DB, { id: sessionId, userId, refreshHash: hash, refreshExpiresAt, expiresAt, ...meta }, now);
-  await putRecord(stores.KV, hash, { sid: sessionId, uid: userId }, refreshExpiresAt, now);
+  // Independent writes, in parallel: a KV record whose D1 insert failed points at no session and
+  // is refused like any unknown token (D1 decides every refresh).
+  await Promise.all([
+    insertSession(stores.DB, { id: sessionId, userId, refreshHash: hash, refreshExpiresAt, expiresAt, ...meta }, now),
+    putRecord(stores.KV, hash, { sid: sessionId, uid: userId }, refreshExpiresAt, now),
+  ]);
   return { sessionId, userId, refreshToken, refreshExpiresAt };
 }
 
@@ -114,8 +120,8 @@ export async function rotateRefreshToken(
     now,
   );
   if (rotated) {
-    await putRecord(stores.KV, successorHash, { sid, uid: rotated.userId }, rotated.refreshExpiresAt, now);
-    return { kind: 'rotated', ...issued(rotated, successor) };
+    const stored = putRecord(stores.KV, successorHash, { sid, uid: rotated.userId }, rotated.refreshExpiresAt, now);
+    return { kind: 'rotated', stored, ...issued(rotated, successor) };
   }
 
   const session = await findSession(stores.DB, sid);
@@ -124,8 +130,7 @@ export async function rotateRefreshToken(
   }
   const isParent = session.previousHash === hash && session.currentHash === successorHash;
   if (isParent && session.rotatedAt !== null && now - session.rotatedAt <= config.reuseGrace) {
-    await touchSession(stores.DB, sid, now);
-    return { kind: 'grace', ...issued(session, successor) };
+    return { kind: 'grace', stored: touchSession(stores.DB, sid, now), ...issued(session, successor) };
   }
   // A token of this family that is no longer current, outside the grace window: a replay.
   await endSessions(stores, config, [sid], 'refresh_reuse', now);
