@@ -145,9 +145,12 @@ describe('cookie mode', () => {
     const b = new Browser(c);
     await b.signIn();
     const parent = b.jar.get('__Secure-edge_refresh')!.value;
+    const parentCsrf = b.csrf;
     await b.send('POST', '/auth/refresh');
     c.clock.advance(60);
-    b.jar.set('__Secure-edge_refresh', { ...b.jar.get('__Secure-edge_refresh')!, value: parent }); // replay the parent
+    // replay the parent, with the CSRF token that belongs to it (stolen together)
+    b.jar.set('__Secure-edge_refresh', { ...b.jar.get('__Secure-edge_refresh')!, value: parent });
+    b.jar.set('__Host-edge_csrf', { ...b.jar.get('__Host-edge_csrf')!, value: parentCsrf });
     const res = await b.send('POST', '/auth/refresh');
     expect(res.status).toBe(401);
     expect((await errorOf(res)).error).toBe('invalid_grant');
@@ -156,6 +159,25 @@ describe('cookie mode', () => {
       expect(cleared.get(name)?.attributes['max-age']).toBe('0');
     }
     expect(b.jar.size).toBe(0);
+  });
+
+  it('the CSRF token is bound to the refresh cookie: a planted refresh cookie cannot swap the session', async () => {
+    const c = new Client(testEnv());
+    const attacker = new Browser(c);
+    await attacker.signIn();
+    const victim = new Browser(c);
+    const { username } = await victim.signIn();
+    // A sibling subdomain plants the attacker's refresh cookie (Domain=parent) ahead of the victim's.
+    const planted = attacker.jar.get('__Secure-edge_refresh')!;
+    const header = `__Secure-edge_refresh=${planted.value}; ${victim.cookieHeader('/auth/refresh')}`;
+    const res = await c.request('POST', '/auth/refresh', { headers: { Cookie: header, Origin: ORIGIN, 'X-CSRF-Token': victim.csrf } });
+    expect(res.status).toBe(403);
+    expect((await errorOf(res)).error).toBe('csrf_failed');
+    expect(res.headers.getSetCookie()).toEqual([]); // nothing issued for the attacker's session
+    // the victim's own refresh still works and stays in the victim's account
+    const own = await victim.send('POST', '/auth/refresh');
+    expect(own.status).toBe(200);
+    expect(((await own.json()) as { user: { username: string } }).user.username).toBe(username);
   });
 
   it('logout and logout-all clear the cookies and end the session', async () => {

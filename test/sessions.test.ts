@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { drizzle } from 'drizzle-orm/d1';
 import { eq } from 'drizzle-orm';
-import { sessions } from '../src/db/schema';
+import { sessions, users } from '../src/db/schema';
+import { startSession } from '../src/tokens/refresh';
 import { sha256 } from '../src/crypto/digest';
 import { REVOCATION_CACHE_SECONDS } from '../src/tokens/revocation';
 import { Client, errorOf, testEnv, type TokenBody } from './helpers';
@@ -152,6 +153,31 @@ describe('refresh rotation', () => {
   });
 });
 
+describe('login races', () => {
+  it('creates no session when the user changed or vanished while the password was being checked', async () => {
+    const c = new Client(testEnv());
+    const t = await c.signedUp();
+    const row = await drizzle(c.env.DB).select().from(users).where(eq(users.id, t.user.id)).get();
+    const meta = { ip: null, userAgent: null };
+    const count = async () => (await c.env.DB.prepare('SELECT count(*) AS n FROM sessions WHERE user_id = ?').bind(t.user.id).first<{ n: number }>())!.n;
+    const before = await count();
+    // the password changed meanwhile
+    expect(await startSession(c.env, c.config, t.user.id, { passwordHash: '$argon2id$stale', roles: row!.roles }, meta, c.clock.seconds)).toBeUndefined();
+    // the roles changed meanwhile
+    expect(await startSession(c.env, c.config, t.user.id, { passwordHash: row!.passwordHash, roles: '["admin"]' }, meta, c.clock.seconds)).toBeUndefined();
+    // disabled meanwhile
+    await drizzle(c.env.DB).update(users).set({ disabled: true }).where(eq(users.id, t.user.id)).run();
+    expect(await startSession(c.env, c.config, t.user.id, { passwordHash: row!.passwordHash, roles: row!.roles }, meta, c.clock.seconds)).toBeUndefined();
+    expect(await count()).toBe(before);
+    // deleted meanwhile: no foreign-key failure, just no session
+    expect(await startSession(c.env, c.config, 'no-such-user', { passwordHash: row!.passwordHash, roles: row!.roles }, meta, c.clock.seconds)).toBeUndefined();
+    // unchanged: the session is created
+    await drizzle(c.env.DB).update(users).set({ disabled: false }).where(eq(users.id, t.user.id)).run();
+    expect(await startSession(c.env, c.config, t.user.id, { passwordHash: row!.passwordHash, roles: row!.roles }, meta, c.clock.seconds)).toBeDefined();
+    expect(await count()).toBe(before + 1);
+  });
+});
+
 describe('logout and revocation', () => {
   it('logout makes the access token 401 at once and ends the refresh token', async () => {
     const c = new Client(testEnv());
@@ -273,6 +299,26 @@ describe('logout and revocation', () => {
     c.clock.advance(1);
     expect((await observed.request('GET', '/api/private', { token: t2.access_token })).status).toBe(200);
     expect(calls).toEqual(['kv.get']); // cache expired: read again
+  });
+
+  it('a revocation whose KV write was lost is repaired by the next revocation request', async () => {
+    const c = new Client(testEnv());
+    const a = await c.signedUp();
+    // Another isolate: same storage, its own revocation cache (keyed by the binding object).
+    const kv = new Proxy(c.env.KV, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop) as unknown;
+        return typeof value === 'function' ? (...args: unknown[]) => (value as (...x: unknown[]) => unknown).apply(target, args) : value;
+      },
+    });
+    const elsewhere = new Client({ ...c.env, KV: kv }, c.clock);
+    expect((await c.request('POST', '/auth/logout-all', { token: a.access_token })).status).toBe(204);
+    await c.env.KV.delete(`revoked:sid:${sidOf(a.access_token)}`); // the KV step was lost
+    expect(await status(elsewhere, '/api/private', a.access_token)).toBe(200); // so the token still works there
+    const b = await c.login(a.username, a.password);
+    expect((await c.request('POST', '/auth/logout-all', { token: b.access_token })).status).toBe(204); // the retry
+    c.clock.advance(REVOCATION_CACHE_SECONDS);
+    expect(await status(elsewhere, '/api/private', a.access_token)).toBe(401);
   });
 
   it('a revocation reaches other isolates through KV within the cache time', async () => {

@@ -1,7 +1,7 @@
 // Sessions in D1: the authoritative record of every refresh-token family. Every decision that
 // must be exact (single-use rotation, reuse detection, revocation) is one conditional statement
 // here, because KV is eventually consistent and has no compare-and-set.
-import { and, desc, eq, gt, isNull, ne, or, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, inArray, isNotNull, isNull, ne, or, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { sessions, type SessionRow } from './schema';
 
@@ -15,21 +15,28 @@ export interface NewSession {
   ip: string | null;
 }
 
-export async function insertSession(db: D1Database, s: NewSession, now: number): Promise<void> {
-  await drizzle(db)
-    .insert(sessions)
-    .values({
-      id: s.id,
-      userId: s.userId,
-      currentHash: s.refreshHash,
-      createdAt: now,
-      lastUsedAt: now,
-      refreshExpiresAt: s.refreshExpiresAt,
-      expiresAt: s.expiresAt,
-      userAgent: s.userAgent,
-      ip: s.ip,
-    })
+/** What a login checked: the session is created only if the user still matches it. */
+export interface UserGuard {
+  passwordHash: string;
+  roles: string;
+}
+
+/**
+ * Creates the session in one statement that also re-checks the user: if the password, the roles
+ * or the disabled flag changed (or the user was deleted) while the login was hashing, nothing is
+ * inserted. Without this, a login straddling a password change or a disable would create a
+ * session that the change never revoked. Returns whether the session was created.
+ */
+export async function insertSession(db: D1Database, s: NewSession, guard: UserGuard, now: number): Promise<boolean> {
+  const result = await db
+    .prepare(
+      `INSERT INTO sessions (id, user_id, generation, current_hash, created_at, last_used_at, refresh_expires_at, expires_at, user_agent, ip)
+       SELECT ?, id, 0, ?, ?, ?, ?, ?, ?, ? FROM users
+       WHERE id = ? AND password_hash = ? AND roles = ? AND disabled = 0`,
+    )
+    .bind(s.id, s.refreshHash, now, now, s.refreshExpiresAt, s.expiresAt, s.userAgent, s.ip, s.userId, guard.passwordHash, guard.roles)
     .run();
+  return (result.meta.changes ?? 0) === 1;
 }
 
 export async function findSession(db: D1Database, id: string): Promise<SessionRow | undefined> {
@@ -79,9 +86,18 @@ export async function rotateSession(
   return rows[0];
 }
 
-/** Marks a token issued inside the grace window as used again, so last_used_at covers it. */
-export async function touchSession(db: D1Database, id: string, now: number): Promise<void> {
-  await drizzle(db).update(sessions).set({ lastUsedAt: now }).where(eq(sessions.id, id)).run();
+/**
+ * Records a token issued inside the grace window, only while the session is live: a revocation
+ * that lands between the grace check and this update must win (its KV entry's lifetime was
+ * computed from the previous last_used_at). Returns whether the session was still live.
+ */
+export async function touchSession(db: D1Database, id: string, now: number): Promise<boolean> {
+  const result = await drizzle(db)
+    .update(sessions)
+    .set({ lastUsedAt: now })
+    .where(and(eq(sessions.id, id), isNull(sessions.revokedAt)))
+    .run();
+  return (result.meta.changes ?? 0) === 1;
 }
 
 export interface RevokedRow {
@@ -98,6 +114,33 @@ export async function revokeSession(db: D1Database, id: string, reason: string, 
     .where(and(eq(sessions.id, id), isNull(sessions.revokedAt), userId ? eq(sessions.userId, userId) : undefined))
     .returning(revokedColumns);
   return rows[0];
+}
+
+/**
+ * Sessions already revoked that may still have live access tokens (an access token was issued
+ * after `since`). Their revocation entries are written again by every later revocation request:
+ * a KV write is idempotent, and this is how a revocation whose KV step failed gets repaired by a
+ * retry (D1 already says "revoked", so the retry would otherwise find nothing to do).
+ */
+export async function revokedSince(
+  db: D1Database,
+  scope: { userId: string; ids?: readonly string[]; exceptId?: string },
+  since: number,
+): Promise<RevokedRow[]> {
+  return drizzle(db)
+    .select(revokedColumns)
+    .from(sessions)
+    .where(
+      and(
+        eq(sessions.userId, scope.userId),
+        isNotNull(sessions.revokedAt),
+        gt(sessions.lastUsedAt, since),
+        scope.ids ? inArray(sessions.id, [...scope.ids]) : undefined,
+        scope.exceptId ? ne(sessions.id, scope.exceptId) : undefined,
+      ),
+    )
+    .limit(100)
+    .all();
 }
 
 /**

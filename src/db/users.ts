@@ -95,8 +95,17 @@ export async function insertUser(db: D1Database, input: NewUser, now: number): P
   return rows[0];
 }
 
-export async function setPasswordHash(db: D1Database, id: string, passwordHash: string, now: number): Promise<void> {
-  await drizzle(db).update(users).set({ passwordHash, updatedAt: now }).where(eq(users.id, id)).run();
+/**
+ * Stores a new hash. With `expected`, only if the stored hash is still that one: a rehash on login
+ * must never overwrite a password changed in the meantime. Returns whether the row changed.
+ */
+export async function setPasswordHash(db: D1Database, id: string, passwordHash: string, now: number, expected?: string): Promise<boolean> {
+  const result = await drizzle(db)
+    .update(users)
+    .set({ passwordHash, updatedAt: now })
+    .where(and(eq(users.id, id), expected === undefined ? undefined : eq(users.passwordHash, expected)))
+    .run();
+  return (result.meta.changes ?? 0) === 1;
 }
 
 // Usernames are ASCII after validation, but the upper bound of a prefix range must be above any

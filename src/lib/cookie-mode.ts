@@ -2,8 +2,33 @@
 // helper (which enforces what the __Host-/__Secure- prefixes require).
 import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import { ACCESS_COOKIE, CSRF_COOKIE, REFRESH_COOKIE, REFRESH_PATH } from '../cookies';
-import { randomToken } from '../crypto/random';
+import type { Config } from '../config';
+import { ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, REFRESH_COOKIE, REFRESH_PATH } from '../cookies';
+import { timingSafeEqualString } from '../crypto/digest';
+import { b64url, utf8 } from '../crypto/encoding';
+import { deriveHmacKey } from '../crypto/encrypt';
+
+const csrfKeys = new Map<string, Promise<CryptoKey>>();
+
+/**
+ * The CSRF token of a refresh token: HMAC(K, refresh token), K derived from KEY_ENCRYPTION_KEY.
+ * Binding the two means a refresh cookie planted from a sibling subdomain (the __Secure- prefix
+ * allows a Domain attribute) cannot be used with the victim's CSRF token: the session cannot be
+ * swapped for the attacker's. Two tabs refreshing the same parent get the same successor, hence
+ * the same CSRF token.
+ */
+export async function csrfTokenFor(config: Config, refreshToken: string): Promise<string> {
+  let key = csrfKeys.get(config.keyEncryptionKey);
+  if (!key) csrfKeys.set(config.keyEncryptionKey, (key = deriveHmacKey(config.keyEncryptionKey, 'csrf-binding')));
+  return b64url(new Uint8Array(await crypto.subtle.sign('HMAC', await key, utf8(refreshToken))));
+}
+
+/** A cookie-mode refresh must carry the CSRF token bound to the refresh cookie it presents. */
+export async function csrfMatchesRefresh(c: Context, config: Config, refreshToken: string): Promise<boolean> {
+  const header = c.req.header(CSRF_HEADER);
+  if (!header || header.length > 128) return false;
+  return timingSafeEqualString(header, await csrfTokenFor(config, refreshToken));
+}
 
 export interface CookieTokens {
   accessToken: string;
@@ -12,7 +37,7 @@ export interface CookieTokens {
   refreshMaxAge: number;
 }
 
-export function setSessionCookies(c: Context, tokens: CookieTokens): void {
+export async function setSessionCookies(c: Context, config: Config, tokens: CookieTokens): Promise<void> {
   setCookie(c, ACCESS_COOKIE, tokens.accessToken, {
     prefix: 'host',
     httpOnly: true,
@@ -26,9 +51,9 @@ export function setSessionCookies(c: Context, tokens: CookieTokens): void {
     path: REFRESH_PATH,
     maxAge: tokens.refreshMaxAge,
   });
-  // Readable by the page, sent back in the X-CSRF-Token header (double submit). Fresh per session
-  // step, and lives as long as the refresh cookie so a page can always refresh.
-  setCookie(c, CSRF_COOKIE, randomToken(32), {
+  // Readable by the page, sent back in the X-CSRF-Token header (double submit). Bound to the
+  // refresh token (new at every rotation), and lives as long as it so a page can always refresh.
+  setCookie(c, CSRF_COOKIE, await csrfTokenFor(config, tokens.refreshToken), {
     prefix: 'host',
     httpOnly: false,
     sameSite: 'Strict',

@@ -6,7 +6,7 @@ import { findUserById, toPublicUser } from '../db/users';
 import { listActiveSessions } from '../db/sessions';
 import { AppError, invalidToken } from '../errors';
 import { readJson } from '../lib/body';
-import { clearSessionCookies, refreshCookie, setSessionCookies } from '../lib/cookie-mode';
+import { clearSessionCookies, csrfMatchesRefresh, refreshCookie, setSessionCookies } from '../lib/cookie-mode';
 import { errorResponse } from '../lib/error-response';
 import { requestMeta } from '../lib/request-meta';
 import { email, loginPassword, password, refreshToken, username, USERNAME_PATTERN } from '../lib/validation';
@@ -32,7 +32,7 @@ function deps(c: Context<AppEnv>): auth.AuthDeps {
 }
 
 /** RFC 6749 section 5.1 shape; in cookie mode the tokens go only into Set-Cookie. */
-function tokenResponse(c: Context<AppEnv>, issued: auth.Issued, mode: 'bearer' | 'cookie'): Response {
+async function tokenResponse(c: Context<AppEnv>, issued: auth.Issued, mode: 'bearer' | 'cookie'): Promise<Response> {
   const body = {
     token_type: 'Bearer',
     expires_in: issued.access.expiresIn,
@@ -40,7 +40,7 @@ function tokenResponse(c: Context<AppEnv>, issued: auth.Issued, mode: 'bearer' |
     user: issued.user,
   };
   if (mode === 'cookie') {
-    setSessionCookies(c, {
+    await setSessionCookies(c, c.get('config'), {
       accessToken: issued.access.token,
       accessMaxAge: issued.access.expiresIn,
       refreshToken: issued.refreshToken,
@@ -74,6 +74,9 @@ export const authRoutes = new Hono<AppEnv>()
     const presented = input.refresh_token ?? cookie;
     const mode = input.refresh_token === undefined && cookie !== undefined ? 'cookie' : 'bearer';
     if (!presented) throw new AppError('invalid_request', 'refresh_token is required.');
+    if (mode === 'cookie' && !(await csrfMatchesRefresh(c, c.get('config'), presented))) {
+      throw new AppError('csrf_failed', 'Cross-site request refused: the CSRF token does not belong to this session.');
+    }
     try {
       return tokenResponse(c, await auth.refresh(deps(c), presented), mode);
     } catch (err) {

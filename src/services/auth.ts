@@ -108,9 +108,19 @@ export async function login(d: Deps, input: { username: { username: string; key:
     throw new AppError('invalid_credentials');
   }
   await clearFailedLogins(d.env.DB, user.id);
-  if (verified.needsRehash) await setPasswordHash(d.env.DB, user.id, await hashOrFail(input.password), d.now);
+  let passwordHash = user.passwordHash;
+  if (verified.needsRehash) {
+    const upgraded = await hashOrFail(input.password);
+    // Conditional: if the password changed meanwhile, keep the new one (the guard below then refuses).
+    if (await setPasswordHash(d.env.DB, user.id, upgraded, d.now, user.passwordHash)) passwordHash = upgraded;
+  }
 
-  const session = await startSession(d.env, d.config, user.id, d.meta, d.now);
+  // The session is created only if the user is still as verified (password, roles, enabled).
+  const session = await startSession(d.env, d.config, user.id, { passwordHash, roles: user.roles }, d.meta, d.now);
+  if (!session) {
+    await audit(d, { event: 'login', outcome: 'failure', subjectId: user.id, detail: { reason: 'changed_during_login' } });
+    throw new AppError('invalid_credentials');
+  }
   await audit(d, { event: 'login', outcome: 'success', actorId: user.id, subjectId: user.id, detail: { session: session.sessionId } });
   return issueFor(d, user, session.sessionId, session.refreshToken, session.refreshExpiresAt);
 }

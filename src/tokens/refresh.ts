@@ -16,8 +16,10 @@ import {
   findSession,
   findSessionByRefreshHash,
   insertSession,
+  type UserGuard,
   revokeSession,
   revokeUserSessions,
+  revokedSince,
   rotateSession,
   touchSession,
 } from '../db/sessions';
@@ -69,8 +71,18 @@ async function putRecord(kv: KVNamespace, hash: string, record: RefreshRecord, e
   await kv.put(recordKey(hash), JSON.stringify(record), { expirationTtl: Math.max(KV_MIN_TTL_SECONDS, expiresAt - now) });
 }
 
-/** A login starts a session: a new refresh-token family with its own id (`sid`). */
-export async function startSession(stores: Stores, config: Config, userId: string, meta: ClientMeta, now: number): Promise<IssuedRefresh> {
+/**
+ * A login starts a session: a new refresh-token family with its own id (`sid`). Undefined when the
+ * user no longer matches `guard` (changed or deleted while the login was verifying the password).
+ */
+export async function startSession(
+  stores: Stores,
+  config: Config,
+  userId: string,
+  guard: UserGuard,
+  meta: ClientMeta,
+  now: number,
+): Promise<IssuedRefresh | undefined> {
   const sessionId = randomId();
   const refreshToken = randomToken(32);
   const hash = await sha256(refreshToken);
@@ -78,11 +90,11 @@ export async function startSession(stores: Stores, config: Config, userId: strin
   const refreshExpiresAt = Math.min(now + config.refreshTtl, expiresAt);
   // Independent writes, in parallel: a KV record whose D1 insert failed points at no session and
   // is refused like any unknown token (D1 decides every refresh).
-  await Promise.all([
-    insertSession(stores.DB, { id: sessionId, userId, refreshHash: hash, refreshExpiresAt, expiresAt, ...meta }, now),
+  const [created] = await Promise.all([
+    insertSession(stores.DB, { id: sessionId, userId, refreshHash: hash, refreshExpiresAt, expiresAt, ...meta }, guard, now),
     putRecord(stores.KV, hash, { sid: sessionId, uid: userId }, refreshExpiresAt, now),
   ]);
-  return { sessionId, userId, refreshToken, refreshExpiresAt };
+  return created ? { sessionId, userId, refreshToken, refreshExpiresAt } : undefined;
 }
 
 function invalidGrant(): AppError {
@@ -130,7 +142,8 @@ export async function rotateRefreshToken(
   }
   const isParent = session.previousHash === hash && session.currentHash === successorHash;
   if (isParent && session.rotatedAt !== null && now - session.rotatedAt <= config.reuseGrace) {
-    return { kind: 'grace', stored: touchSession(stores.DB, sid, now), ...issued(session, successor) };
+    if (!(await touchSession(stores.DB, sid, now))) throw invalidGrant(); // revoked meanwhile
+    return { kind: 'grace', stored: Promise.resolve(), ...issued(session, successor) };
   }
   // A token of this family that is no longer current, outside the grace window: a replay.
   await endSessions(stores, config, [sid], 'refresh_reuse', now);
@@ -164,8 +177,19 @@ export async function endSessions(
     const row = await revokeSession(stores.DB, id, reason, now, userId);
     if (row) revoked.push(row);
   }
-  await revokeSessionTokens(stores.KV, revoked, { accessTtl: config.accessTtl, leeway: config.leeway }, reason, now);
+  // Already revoked but possibly not in KV (a failed earlier attempt): write their entries again.
+  const again = userId && revoked.length < ids.length ? await revokedSince(stores.DB, { userId, ids }, liveSince(config, now)) : [];
+  await revokeSessionTokens(stores.KV, dedupe([...revoked, ...again]), { accessTtl: config.accessTtl, leeway: config.leeway }, reason, now);
   return revoked.length;
+}
+
+/** Sessions used after this time may still have live access tokens. */
+function liveSince(config: Config, now: number): number {
+  return now - config.accessTtl - config.leeway;
+}
+
+function dedupe<T extends { id: string }>(rows: T[]): T[] {
+  return [...new Map(rows.map((r) => [r.id, r])).values()];
 }
 
 /** Ends every live session of a user (logout everywhere, password change, admin action). */
@@ -177,8 +201,11 @@ export async function endUserSessions(
   now: number,
   exceptSessionId?: string,
 ): Promise<number> {
-  const revoked = await revokeUserSessions(stores.DB, userId, reason, now, exceptSessionId);
-  await revokeSessionTokens(stores.KV, revoked, { accessTtl: config.accessTtl, leeway: config.leeway }, reason, now);
+  const [revoked, again] = await Promise.all([
+    revokeUserSessions(stores.DB, userId, reason, now, exceptSessionId),
+    revokedSince(stores.DB, { userId, exceptId: exceptSessionId }, liveSince(config, now)),
+  ]);
+  await revokeSessionTokens(stores.KV, dedupe([...revoked, ...again]), { accessTtl: config.accessTtl, leeway: config.leeway }, reason, now);
   return revoked.length;
 }
 
