@@ -6,9 +6,10 @@
 // administrator, and back in when every administrator is lost. There is no default account or
 // password anywhere. Hashing is the Worker's own code (src/crypto/password-hasher.ts).
 //
-// The password never reaches another process: wrangler gets only SQL in a private temporary file
-// (which holds the hash). Prefer --password-stdin to keep the password out of the shell history
-// and the process list.
+// wrangler never sees the password: it gets only SQL in a private temporary file (which holds the
+// hash). With --password, though, the password is on the command line of npm, sh and tsx, and npm
+// echoes it (`> tsx scripts/user-create.ts ... --password ...`) into the terminal or CI log: use
+// --password-stdin anywhere but a throwaway local database.
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
