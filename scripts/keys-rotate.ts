@@ -15,6 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { unstable_readConfig } from 'wrangler';
 import { ConfigError, parseConfig, type Env } from '../src/config';
 import { rotationOutcome, rotationStatements, type SqlValue, type Statement } from '../src/db/signing-keys';
+import { decryptSecret } from '../src/crypto/encrypt';
 import { generateSealedKey } from '../src/tokens/key-material';
 import { rotationOverlap, usesEnvSecret } from '../src/tokens/keys';
 
@@ -80,6 +81,24 @@ function auditStatement(alg: string, now: number, next: string): Statement {
   };
 }
 
+/**
+ * Runs SQL through `wrangler d1 execute --command` and returns its per-statement results. The
+ * command line holds sealed (encrypted) keys only. (`--file` would keep even those off the command
+ * line, but remotely it goes through D1's import API, which returns no per-statement results.)
+ */
+function executeSql(sql: string, options: ReturnType<typeof parseArgs>, configPath: string): { results?: Record<string, unknown>[] }[] {
+  const args = ['d1', 'execute', options.database, options.remote ? '--remote' : '--local', '--json', '--config', configPath, '--command', sql];
+  if (options.persistTo) args.push('--persist-to', options.persistTo);
+  if (options.env) args.push('--env', options.env);
+  const run = spawnSync('wrangler', args, { encoding: 'utf8', env: { ...process.env, CI: 'true' }, timeout: 120_000, maxBuffer: 10_000_000 });
+  if (run.status !== 0) {
+    // wrangler's own message (SQL errors name no secret; the SQL holds only sealed keys).
+    const detail = (run.stderr || run.stdout || run.error?.message || '').split('\n').filter((l) => /error|✘/i.test(l)).slice(0, 5).join('\n');
+    fail(`wrangler d1 execute failed${detail ? `:\n${detail}` : ''}`);
+  }
+  return JSON.parse(run.stdout.slice(run.stdout.indexOf('['))) as { results?: Record<string, unknown>[] }[];
+}
+
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const configPath = resolve(options.config);
@@ -106,6 +125,20 @@ async function main(): Promise<void> {
     fail('JWT_ALG is HS256 and JWT_SECRET is set: that secret is the key; rotate it with `wrangler secret put JWT_SECRET` (docs/keys.md)');
   }
 
+  const d1 = (sql: string) => executeSql(sql, options, configPath);
+
+  // A mistyped KEY_ENCRYPTION_KEY would seal the new keys so that the service cannot open them:
+  // prove the given key opens an existing one before writing anything.
+  const existing = d1(inline({ sql: "SELECT kid, private_enc FROM signing_keys WHERE alg = ? AND status IN ('active', 'next') LIMIT 1", params: [config.alg] }));
+  const row = existing[0]?.results?.[0] as { kid: string; private_enc: string } | undefined;
+  if (row) {
+    try {
+      await decryptSecret(config.keyEncryptionKey, row.private_enc, row.kid);
+    } catch {
+      fail(`KEY_ENCRYPTION_KEY does not decrypt the existing key ${row.kid}: it is not the secret the service uses`);
+    }
+  }
+
   const now = Math.floor(Date.now() / 1000);
   const overlap = rotationOverlap(config);
   const [fresh, fallback] = await Promise.all([
@@ -115,16 +148,7 @@ async function main(): Promise<void> {
   const rotation = rotationStatements(fresh, fallback, now, overlap);
   const sql = [...rotation, auditStatement(config.alg, now, fresh.kid)].map(inline).join(';\n') + ';';
 
-  const args = ['d1', 'execute', options.database, options.remote ? '--remote' : '--local', '--json', '--config', configPath, '--command', sql];
-  if (options.persistTo) args.push('--persist-to', options.persistTo);
-  if (options.env) args.push('--env', options.env);
-  const run = spawnSync('wrangler', args, { encoding: 'utf8', env: { ...process.env, CI: 'true' }, timeout: 120_000, maxBuffer: 10_000_000 });
-  if (run.status !== 0) {
-    // wrangler's own message (SQL errors name no secret; the SQL text holds only sealed keys).
-    const detail = (run.stderr || run.stdout || run.error?.message || '').split('\n').filter((l) => /error|✘/i.test(l)).slice(0, 5).join('\n');
-    fail(`wrangler d1 execute failed${detail ? `:\n${detail}` : ''}`);
-  }
-  const results = JSON.parse(run.stdout.slice(run.stdout.indexOf('['))) as { results?: { kid: string; status?: string }[] }[];
+  const results = d1(sql) as { results?: { kid: string; status?: string }[] }[];
   const outcome = rotationOutcome(results.slice(0, rotation.length).map((r) => r.results ?? []));
   if (!outcome.active || !outcome.next) fail('the database has no active or next key after the rotation');
 

@@ -3,7 +3,7 @@
 // database gets the keys, the development database is untouched.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { delimiter, join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -39,6 +39,20 @@ describe('keys:rotate --env', { timeout: 240_000 }, () => {
     assert.match(rotated.output, /keys:rotate: ES256 on the local/);
     assert.deepEqual(count(dir, state, ['--env', 'staging']), { n: 2 }, 'active and next key in the staging database');
     assert.deepEqual(count(dir, state, []), { n: 0 }, 'the development database is untouched');
+  });
+
+  it('refuses a KEY_ENCRYPTION_KEY that does not open the existing keys, and writes nothing', () => {
+    const original = readFileSync(join(dir, '.dev.vars'), 'utf8');
+    writeFileSync(join(dir, '.dev.vars'), `KEY_ENCRYPTION_KEY=${randomBytes(48).toString('base64url')}\n`, { mode: 0o600 });
+    try {
+      const before = count(dir, state, ['--env', 'staging']);
+      const rotated = run('npm', ['run', '--prefix', ROOT, 'keys:rotate', '--', '--env', 'staging', '--config', join(dir, 'wrangler.toml'), '--persist-to', state], dir);
+      assert.equal(rotated.status, 1, rotated.output);
+      assert.match(rotated.output, /KEY_ENCRYPTION_KEY does not decrypt the existing key/);
+      assert.deepEqual(count(dir, state, ['--env', 'staging']), before, 'no key was written');
+    } finally {
+      writeFileSync(join(dir, '.dev.vars'), original, { mode: 0o600 });
+    }
   });
 
   it('refuses an environment whose vars the Worker would refuse (placeholders left)', () => {
