@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { drizzle } from 'drizzle-orm/d1';
 import { eq } from 'drizzle-orm';
 import { auditLog, sessions, users } from '../src/db/schema';
+import { deleteUserReturningSessions, updateUser as updateUserRow } from '../src/db/users';
 import { sha256 } from '../src/crypto/digest';
 import { Client, errorOf, testEnv, uniqueName, type TokenBody } from './helpers';
 
@@ -247,6 +248,26 @@ describe('admin users', () => {
     const res = await c.request('PATCH', `/admin/users/${admin.id}`, { json: { roles: ['admin', 'support'] }, token: admin.access_token });
     expect(res.status).toBe(200);
     expect((await json<{ user: AdminUserView }>(res)).user).toMatchObject({ disabled: false, roles: ['admin', 'support'] });
+  });
+});
+
+describe('two administrators at once', () => {
+  it('an admin write is refused when its actor stopped being an admin meanwhile (no mutual demotion)', async () => {
+    const c = new Client(testEnv());
+    const a = await adminOf(c);
+    const b = await adminOf(c);
+    const target = await c.signedUp();
+    // A demotes B; B's request passed its fresh check just before (simulated: the write itself
+    // carries B as actor), so only the guard inside the statement can stop it.
+    await setRoles(c, b.id, []);
+    expect(await updateUserRow(c.env.DB, a.id, { roles: [] }, c.clock.seconds, b.id)).toBeUndefined();
+    expect(await updateUserRow(c.env.DB, target.user.id, { disabled: true }, c.clock.seconds, b.id)).toBeUndefined();
+    expect((await deleteUserReturningSessions(c.env.DB, target.user.id, 'user_deleted', c.clock.seconds, b.id)).deleted).toBe(false);
+    const rowA = await drizzle(c.env.DB).select().from(users).where(eq(users.id, a.id)).get();
+    expect(JSON.parse(rowA!.roles)).toEqual(['admin']);
+    expect((await c.request('GET', '/api/private', { token: target.access_token })).status).toBe(200); // target untouched, sessions not revoked
+    // an admin actor still passes the same guard
+    expect(await updateUserRow(c.env.DB, target.user.id, { email: 'x@example.com' }, c.clock.seconds, a.id)).toBeDefined();
   });
 });
 

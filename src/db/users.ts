@@ -1,5 +1,5 @@
 // Users in D1. Usernames are unique case-insensitively through `username_key`.
-import { and, asc, eq, gt, gte, isNull, lt } from 'drizzle-orm';
+import { and, asc, eq, gt, gte, isNull, lt, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { randomId } from '../crypto/random';
 import type { RevokedRow } from './sessions';
@@ -145,7 +145,17 @@ export interface UserChanges {
   disabled?: boolean;
 }
 
-export async function updateUser(db: D1Database, id: string, changes: UserChanges, now: number): Promise<UserWithoutHash | undefined> {
+/**
+ * SQL condition: `actorId` is still an enabled administrator. Admin writes carry it in their own
+ * statement, so two administrators demoting or deleting each other at the same moment cannot both
+ * succeed (which would leave no administrator).
+ */
+function actorIsAdmin(actorId: string) {
+  return sql`EXISTS (SELECT 1 FROM users AS actor, json_each(actor.roles) AS r WHERE actor.id = ${actorId} AND actor.disabled = 0 AND r.value = 'admin')`;
+}
+
+/** Undefined when the user does not exist or, with `actorId`, the actor is no longer an admin. */
+export async function updateUser(db: D1Database, id: string, changes: UserChanges, now: number, actorId?: string): Promise<UserWithoutHash | undefined> {
   const rows = await drizzle(db)
     .update(users)
     .set({
@@ -154,7 +164,7 @@ export async function updateUser(db: D1Database, id: string, changes: UserChange
       ...(changes.disabled !== undefined ? { disabled: changes.disabled } : {}),
       updatedAt: now,
     })
-    .where(eq(users.id, id))
+    .where(and(eq(users.id, id), actorId ? actorIsAdmin(actorId) : undefined))
     .returning(adminColumns);
   return rows[0];
 }
@@ -179,15 +189,17 @@ export async function deleteUserReturningSessions(
   id: string,
   reason: string,
   now: number,
+  actorId?: string,
 ): Promise<{ deleted: boolean; revoked: RevokedRow[] }> {
   const orm = drizzle(db);
+  const guard = actorId ? actorIsAdmin(actorId) : undefined;
   const [revoked, deleted] = await orm.batch([
     orm
       .update(sessions)
       .set({ revokedAt: now, revokedReason: reason })
-      .where(and(eq(sessions.userId, id), isNull(sessions.revokedAt)))
+      .where(and(eq(sessions.userId, id), isNull(sessions.revokedAt), guard))
       .returning({ id: sessions.id, lastUsedAt: sessions.lastUsedAt }),
-    orm.delete(users).where(eq(users.id, id)).returning({ id: users.id }),
+    orm.delete(users).where(and(eq(users.id, id), guard)).returning({ id: users.id }),
   ]);
   return { deleted: deleted.length > 0, revoked };
 }

@@ -15,7 +15,7 @@ import {
   type AdminUser,
   type UserChanges,
 } from '../db/users';
-import { AppError } from '../errors';
+import { AppError, insufficientScope } from '../errors';
 import { decodeCursor, decodeIntCursor, encodeCursor } from '../lib/cursor';
 import type { RequestMeta } from '../lib/request-meta';
 import { deleteUserEndingSessions, endUserSessions } from '../tokens/refresh';
@@ -94,8 +94,8 @@ export async function updateUser(d: AdminDeps, id: string, changes: UserChanges)
   if (id === d.actorId && (changes.disabled === true || (roles !== undefined && !roles.includes(ADMIN_ROLE)))) {
     throw new AppError('conflict', 'Administrators cannot disable or demote themselves.');
   }
-  const after = await updateUserRow(d.env.DB, id, { ...changes, roles }, d.now);
-  if (!after) throw noSuchUser(); // deleted in between
+  const after = await updateUserRow(d.env.DB, id, { ...changes, roles }, d.now, d.actorId);
+  if (!after) throw await lostRace(d, id);
 
   const oldRoles = parseRoles(before.roles);
   const rolesChanged = roles !== undefined && !sameRoles(oldRoles, roles);
@@ -117,10 +117,15 @@ export async function updateUser(d: AdminDeps, id: string, changes: UserChanges)
   return toAdminUser(after);
 }
 
+/** Why a guarded admin write changed nothing: the user is gone, or the actor is no longer an admin. */
+async function lostRace(d: AdminDeps, id: string): Promise<AppError> {
+  return (await findUserWithoutHash(d.env.DB, id)) ? insufficientScope([ADMIN_ROLE]) : noSuchUser();
+}
+
 export async function deleteUser(d: AdminDeps, id: string): Promise<void> {
   if (id === d.actorId) throw new AppError('conflict', 'Administrators cannot delete themselves.');
-  const { deleted, ended } = await deleteUserEndingSessions(d.env, d.config, id, d.now);
-  if (!deleted) throw noSuchUser();
+  const { deleted, ended } = await deleteUserEndingSessions(d.env, d.config, id, d.now, d.actorId);
+  if (!deleted) throw await lostRace(d, id);
   await audit(d, id, { event: 'user_delete', outcome: 'success', detail: { sessions_ended: ended } });
 }
 

@@ -218,8 +218,9 @@ export async function deleteUserEndingSessions(
   config: Config,
   userId: string,
   now: number,
+  actorId?: string,
 ): Promise<{ deleted: boolean; ended: number }> {
-  const { deleted, revoked } = await deleteUserReturningSessions(stores.DB, userId, 'user_deleted', now);
+  const { deleted, revoked } = await deleteUserReturningSessions(stores.DB, userId, 'user_deleted', now, actorId);
   await revokeSessionTokens(stores.KV, revoked, { accessTtl: config.accessTtl, leeway: config.leeway }, 'user_deleted', now);
   return { deleted, ended: revoked.length };
 }
