@@ -82,6 +82,7 @@ async function readJson(res) {
 /** @param {AuthClientOptions} [options] */
 export function createAuthClient(options = {}) {
   const baseUrl = options.baseUrl ?? '';
+  const serviceOrigins = new Set([location.origin, new URL(baseUrl || '/', location.href).origin]);
   const csrfCookie = options.csrfCookie ?? '__Host-edge_csrf';
   const csrfHeader = options.csrfHeader ?? 'X-CSRF-Token';
   const refreshPath = options.refreshPath ?? '/auth/refresh';
@@ -149,9 +150,11 @@ export function createAuthClient(options = {}) {
   function send(input, init) {
     const method = methodOf(input, init);
     const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
-    const csrf = readCookie(csrfCookie);
-    if (!SAFE_METHODS.has(method) && csrf && !headers.has(csrfHeader)) headers.set(csrfHeader, csrf);
     const target = input instanceof Request ? input.clone() : typeof input === 'string' ? baseUrl + input : input;
+    const csrf = readCookie(csrfCookie);
+    // The CSRF token goes only to the service (this page's origin or baseUrl's), never to a third party.
+    const url = new URL(target instanceof Request ? target.url : String(target), location.href);
+    if (!SAFE_METHODS.has(method) && csrf && !headers.has(csrfHeader) && serviceOrigins.has(url.origin)) headers.set(csrfHeader, csrf);
     return fetch(target, { ...init, method, headers, credentials: 'same-origin' });
   }
 
