@@ -323,7 +323,7 @@ async function main() {
   let storage = null;
   if (!opts['no-storage']) {
     say('counting storage and crypto calls per request (instrumented build)');
-    storage = await measureStorage({ root: ROOT, compat, d1, kv, vars, secrets, migrationsDir, track: (w) => running.push(w) });
+    storage = await measureStorage({ root: ROOT, compat, d1, kv, ratelimits, vars, secrets, migrationsDir, track: (w) => running.push(w) });
   }
 
   const cpu = cpus();

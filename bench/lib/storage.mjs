@@ -9,10 +9,10 @@ import { applyMigrations, startWorker } from './workers.mjs';
 const REQUESTS = 20;
 const LOGIN_REQUESTS = 5; // each one is an argon2id hash
 
-export async function measureStorage({ root, compat, d1, kv, vars, secrets, migrationsDir, track }) {
+export async function measureStorage({ root, compat, d1, kv, ratelimits = {}, vars, secrets, migrationsDir, track }) {
   const build = await buildWorker({ name: 'edge-auth-instrumented', config: 'bench/instrument/wrangler.toml', outdir: 'bench/out/instrument', root });
   const start = async (alg) => {
-    const w = await startWorker({ build, compat, bindings: { ...vars, ...secrets, JWT_ALG: alg }, d1, kv });
+    const w = await startWorker({ build, compat, bindings: { ...vars, ...secrets, JWT_ALG: alg }, d1, kv, ratelimits });
     track(w);
     for (const binding of d1) await applyMigrations(w, binding, migrationsDir);
     return w;
