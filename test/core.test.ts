@@ -276,6 +276,18 @@ describe('passwords', () => {
     await c.login(username, password); // and the new hash verifies
   });
 
+  it('verifies and upgrades a hash with another tag length (imported from another system)', async () => {
+    const c = new Client(testEnv());
+    const { id, username, password } = await c.register();
+    const imported = await hashPassword(password, { m: 19456, t: 2, p: 1 }, 16);
+    expect(imported.split('$').pop()!.length).toBe(22); // 16 bytes, unpadded base64
+    await drizzle(c.env.DB).update(users).set({ passwordHash: imported }).where(eq(users.id, id)).run();
+    expect((await c.request('POST', '/auth/login', { json: { username, password: 'not the password' } })).status).toBe(401);
+    await c.login(username, password);
+    const row = await drizzle(c.env.DB).select().from(users).where(eq(users.id, id)).get();
+    expect(row!.passwordHash.split('$').pop()!.length).toBe(43); // upgraded to 32 bytes
+  });
+
   it('enforces the documented limits', async () => {
     const c = new Client(testEnv());
     const cases: [unknown, string][] = [

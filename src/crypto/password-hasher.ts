@@ -43,7 +43,7 @@ function encodePassword(password: string): Uint8Array {
   return utf8(password.normalize('NFKC'));
 }
 
-async function compute(load: () => Promise<ComputeHash>, password: string, salt: Uint8Array, params: Argon2Params): Promise<Uint8Array> {
+async function compute(load: () => Promise<ComputeHash>, password: string, salt: Uint8Array, params: Argon2Params, tagLength: number): Promise<Uint8Array> {
   try {
     const hash = await load();
     return hash({
@@ -52,7 +52,7 @@ async function compute(load: () => Promise<ComputeHash>, password: string, salt:
       parallelism: params.p,
       passes: params.t,
       memorySize: params.m,
-      tagLength: TAG_BYTES,
+      tagLength,
     });
   } catch (err) {
     throw new PasswordHashError(err);
@@ -84,7 +84,8 @@ export interface VerifyResult {
 }
 
 export interface PasswordHasher {
-  hashPassword(password: string, params?: Argon2Params): Promise<string>;
+  /** `tagLength` other than 32 only to make hashes like other systems' (tests of the upgrade path). */
+  hashPassword(password: string, params?: Argon2Params, tagLength?: number): Promise<string>;
   verifyPassword(password: string, phc: string): Promise<VerifyResult>;
   /**
    * Spend the same work as a real verification when there is no user to verify against, so
@@ -116,16 +117,18 @@ export function createPasswordHasher(wasm: Argon2Wasm): PasswordHasher {
     return hasher;
   }
 
-  async function hashPassword(password: string, params: Argon2Params = CURRENT_PARAMS): Promise<string> {
+  async function hashPassword(password: string, params: Argon2Params = CURRENT_PARAMS, tagLength = TAG_BYTES): Promise<string> {
     const salt = crypto.getRandomValues(new Uint8Array(SALT_BYTES));
-    const tag = await compute(load, password, salt, params);
+    const tag = await compute(load, password, salt, params, tagLength);
     return `$argon2id$v=19$m=${params.m},t=${params.t},p=${params.p}$${b64(salt)}$${b64(tag)}`;
   }
 
   async function verifyPassword(password: string, phc: string): Promise<VerifyResult> {
     const parsed = parsePhc(phc);
     if (!parsed) throw new PasswordHashError(new Error('unreadable stored hash'));
-    const tag = await compute(load, password, parsed.salt, parsed.params);
+    // The stored tag's own length: hashes imported from systems with other tag sizes verify too,
+    // and are upgraded to ours on the next login.
+    const tag = await compute(load, password, parsed.salt, parsed.params, parsed.tag.length);
     const ok = timingSafeEqual(tag, parsed.tag);
     const p = parsed.params;
     return { ok, needsRehash: ok && (p.m !== CURRENT_PARAMS.m || p.t !== CURRENT_PARAMS.t || p.p !== CURRENT_PARAMS.p || parsed.tag.length !== TAG_BYTES) };
