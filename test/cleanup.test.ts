@@ -8,6 +8,7 @@ import worker from '../src/index';
 import { getConfig, parseConfig, ConfigError, type Env } from '../src/config';
 import { recordAudit } from '../src/db/audit';
 import { auditLog, sessions, signingKeys } from '../src/db/schema';
+import { usernameSkeleton } from '../src/lib/validation';
 import { insertUser } from '../src/db/users';
 import { runCleanup } from '../src/services/cleanup';
 import { T0, testEnv, uniqueName } from './helpers';
@@ -19,7 +20,7 @@ const FAKE_HASH = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoY
 
 async function newUser(db: D1Database): Promise<string> {
   const name = uniqueName('clean');
-  const row = await insertUser(db, { username: name, usernameKey: name.toLowerCase(), email: null, passwordHash: FAKE_HASH, roles: [] }, T0);
+  const row = await insertUser(db, { username: name, usernameKey: name.toLowerCase(), usernameSkeleton: usernameSkeleton(name), email: null, passwordHash: FAKE_HASH, roles: [] }, T0);
   return row!.id;
 }
 

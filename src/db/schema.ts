@@ -11,6 +11,12 @@ export const users = sqliteTable(
     username: text('username').notNull(),
     /** Lower-cased `username`: the case-insensitive unique key. */
     usernameKey: text('username_key').notNull(),
+    /**
+     * Look-alike skeleton of `username` (lib/validation.ts usernameSkeleton): unique, so 'aIice'
+     * cannot register beside 'alice'. Null only for accounts that already collided when the column
+     * was added (the oldest one keeps the skeleton).
+     */
+    usernameSkeleton: text('username_skeleton'),
     email: text('email'),
     /** PHC string ($argon2id$v=19$m=...,t=...,p=...$salt$hash). */
     passwordHash: text('password_hash').notNull(),
@@ -22,7 +28,7 @@ export const users = sqliteTable(
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },
-  (t) => [uniqueIndex('users_username_key_unique').on(t.usernameKey)],
+  (t) => [uniqueIndex('users_username_key_unique').on(t.usernameKey), uniqueIndex('users_username_skeleton_unique').on(t.usernameSkeleton)],
 );
 
 export const sessions = sqliteTable(

@@ -11,7 +11,7 @@ import { errorResponse } from '../lib/error-response';
 import { requestMeta } from '../lib/request-meta';
 import { email, loginPassword, password, refreshToken, username, USERNAME_PATTERN } from '../lib/validation';
 import { originAllowed } from '../middleware/csrf';
-import { enforceRateLimit, rateLimitByIp } from '../middleware/rate-limit';
+import { enforceRateLimit, rateLimitByIp, rateLimitPasswordCheck } from '../middleware/rate-limit';
 import { requireAuth } from '../middleware/require-auth';
 import * as auth from '../services/auth';
 import { sessionOfRefreshToken } from '../tokens/refresh';
@@ -74,8 +74,14 @@ export const authRoutes = new Hono<AppEnv>()
     const presented = input.refresh_token ?? cookie;
     const mode = input.refresh_token === undefined && cookie !== undefined ? 'cookie' : 'bearer';
     if (!presented) throw new AppError('invalid_request', 'refresh_token is required.');
-    if (mode === 'cookie' && !(await csrfMatchesRefresh(c, c.get('config'), presented))) {
-      throw new AppError('csrf_failed', 'Cross-site request refused: the CSRF token does not belong to this session.');
+    if (mode === 'cookie') {
+      // The cookie is the credential here, whatever else the request carries: the app-wide CSRF
+      // middleware stands aside for requests with an Authorization header (their credential is
+      // not ambient), so the origin rule is applied here too (audit finding 4).
+      if (!originAllowed(c)) throw new AppError('csrf_failed', 'Cross-site request refused: origin not allowed.');
+      if (!(await csrfMatchesRefresh(c, c.get('config'), presented))) {
+        throw new AppError('csrf_failed', 'Cross-site request refused: the CSRF token does not belong to this session.');
+      }
     }
     try {
       return tokenResponse(c, await auth.refresh(deps(c), presented), mode);
@@ -98,7 +104,7 @@ export const authRoutes = new Hono<AppEnv>()
     clearSessionCookies(c);
     return c.body(null, 204);
   })
-  .post('/password', requireAuth(), async (c) => {
+  .post('/password', requireAuth(), rateLimitPasswordCheck(), async (c) => {
     const input = await readJson(c, PasswordBody);
     await auth.changePassword(deps(c), c.get('auth'), { currentPassword: input.current_password, newPassword: input.new_password });
     return c.body(null, 204);

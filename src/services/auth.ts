@@ -52,13 +52,13 @@ function audit(d: Deps, entry: Parameters<typeof recordAudit>[1] & { event: Auth
 
 export async function register(
   d: Deps,
-  input: { username: { username: string; key: string }; password: string; email?: string | undefined },
+  input: { username: { username: string; key: string; skeleton: string }; password: string; email?: string | undefined },
 ): Promise<PublicUser> {
   if (!d.config.registrationOpen) throw new AppError('registration_closed');
   const passwordHash = await hashOrFail(input.password);
   const row = await insertUser(
     d.env.DB,
-    { username: input.username.username, usernameKey: input.username.key, email: input.email ?? null, passwordHash, roles: [] },
+    { username: input.username.username, usernameKey: input.username.key, usernameSkeleton: input.username.skeleton, email: input.email ?? null, passwordHash, roles: [] },
     d.now,
   );
   if (!row) throw new AppError('username_taken');

@@ -3,11 +3,11 @@
 // checks: RFC 8725 verification against the key ring (tokens/access.ts), then the revocation list,
 // then (with `fresh`) the stored user.
 import type { Config } from '../config';
-import { findUserById, parseRoles } from '../db/users';
+import { findUserWithSession, parseRoles } from '../db/users';
 import { insufficientScope, invalidToken } from '../errors';
 import { verifyAccessToken, type AccessClaims } from '../tokens/access';
 import { keyRing } from '../tokens/keys';
-import { isSessionRevoked } from '../tokens/revocation';
+import { isTokenRevoked } from '../tokens/revocation';
 
 export interface AuthStores {
   DB: D1Database;
@@ -18,8 +18,11 @@ export interface AuthenticateOptions {
   /** Admit tokens holding any of these roles (none: any valid token). */
   roles?: readonly string[];
   /**
-   * Also read the user from D1 (one read, concurrent with the KV read): deleted or disabled users
-   * are refused at once and the stored roles and username replace the token's.
+   * Also read the user and the token's session from D1 (one read, concurrent with the KV read):
+   * deleted or disabled users and sessions that D1 says have ended are refused at once, and the
+   * stored roles and username replace the token's. Without the session, a token of an ended
+   * session would carry roles granted after it ended wherever KV has not caught up (docs/security.md,
+   * audit finding 1).
    */
   fresh?: boolean;
 }
@@ -34,14 +37,15 @@ export async function authenticate(
 ): Promise<AccessClaims> {
   const verified = await verifyAccessToken(keyRing(stores.DB, config), config, token, now);
   const [revoked, user] = await Promise.all([
-    isSessionRevoked(stores.KV, verified.sid, now),
-    options.fresh ? findUserById(stores.DB, verified.sub) : undefined,
+    isTokenRevoked(stores.KV, { sid: verified.sid, sub: verified.sub, iat: verified.iat }, now),
+    options.fresh ? findUserWithSession(stores.DB, verified.sub, verified.sid) : undefined,
   ]);
   if (revoked) throw invalidToken('The access token has been revoked.');
   let claims = verified;
   if (options.fresh) {
-    if (!user || user.disabled) throw invalidToken('The account no longer exists or is disabled.');
-    claims = { ...verified, username: user.username, roles: parseRoles(user.roles) };
+    if (!user || user.user.disabled) throw invalidToken('The account no longer exists or is disabled.');
+    if (!user.sessionLive) throw invalidToken('The access token has been revoked.');
+    claims = { ...verified, username: user.user.username, roles: parseRoles(user.user.roles) };
   }
   const roles = options.roles ?? [];
   if (roles.length > 0 && !roles.some((r) => claims.roles.includes(r))) throw insufficientScope(roles);

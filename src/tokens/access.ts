@@ -4,6 +4,7 @@
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import type { Config } from '../config';
 import { AppError, invalidToken } from '../errors';
+import { isHighS, signatureOf, withLowS } from '../crypto/ecdsa';
 import { randomId } from '../crypto/random';
 import type { KeyRing } from './keys';
 
@@ -48,7 +49,8 @@ export async function signAccessToken(
     .setExpirationTime(exp)
     .setJti(jti)
     .sign(key.key);
-  return { token, jti, exp, expiresIn: config.accessTtl };
+  // One valid encoding per token (crypto/ecdsa.ts): verification refuses the high-S twin.
+  return { token: key.alg === 'ES256' ? withLowS(token) : token, jti, exp, expiresIn: config.accessTtl };
 }
 
 /** Maps jose's failure codes to the API's messages in one place. Never includes the token. */
@@ -83,6 +85,10 @@ export async function verifyAccessToken(ring: KeyRing, config: Config, token: st
   }
   const key = await ring.verifyKey(header.kid, now);
   if (!key) throw invalidToken('The access token key is unknown.');
+  if (config.alg === 'ES256') {
+    const signature = signatureOf(token);
+    if (!signature || isHighS(signature)) throw invalidToken('The access token signature is invalid.');
+  }
 
   try {
     const { payload } = await jwtVerify(token, key, {
@@ -100,6 +106,9 @@ export async function verifyAccessToken(ring: KeyRing, config: Config, token: st
       throw invalidToken('The access token claims are malformed.');
     }
     if (iat > now + config.leeway) throw invalidToken('The access token was issued in the future.');
+    // No token we issue lives longer than the access lifetime: an older `iat` means a token from a
+    // past configuration or a forged lifetime, refused whatever its `exp` says.
+    if (now - iat > config.accessTtl + config.leeway) throw invalidToken('The access token is too old.');
     return { sub, username, sid, jti, roles, iat, exp };
   } catch (err) {
     throw explain(err);
