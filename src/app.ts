@@ -12,9 +12,11 @@ import { MAX_BODY_BYTES } from './lib/body';
 import { errorResponse } from './lib/error-response';
 import { describeError, log } from './lib/log';
 import { csrfProtection } from './middleware/csrf';
+import { adminApiKeyRoutes } from './routes/admin-api-keys';
 import { adminKeyRoutes } from './routes/admin-keys';
 import { adminRoutes } from './routes/admin';
 import { apiRoutes } from './routes/api';
+import { apiKeyRoutes } from './routes/api-keys';
 import { authRoutes } from './routes/auth';
 import { wellKnownRoutes } from './routes/well-known';
 
@@ -71,7 +73,7 @@ export function createApp(deps: AppDeps = {}) {
         // Only listed origins, never a reflection of an arbitrary one (credentials are allowed).
         origin: (origin, c) => (c.get('config').allowedOrigins.includes(origin) ? origin : null),
         credentials: true,
-        allowHeaders: ['Content-Type', 'Authorization', 'X-CSRF-Token'],
+        allowHeaders: ['Content-Type', 'Authorization', 'X-CSRF-Token', 'X-API-Key'],
         allowMethods: ['GET', 'POST', 'DELETE', 'PATCH', 'OPTIONS'],
         maxAge: 600,
       }),
@@ -89,9 +91,11 @@ export function createApp(deps: AppDeps = {}) {
   }
 
   app.get('/health', (c) => c.json({ status: 'ok' }));
+  app.route('/auth/api-keys', apiKeyRoutes);
   app.route('/auth', authRoutes);
   app.route('/api', apiRoutes);
   app.route('/admin/keys', adminKeyRoutes);
+  app.route('/admin', adminApiKeyRoutes);
   app.route('/admin', adminRoutes);
   app.route('/.well-known', wellKnownRoutes);
 
