@@ -12,7 +12,9 @@ import { MAX_BODY_BYTES } from './lib/body';
 import { errorResponse } from './lib/error-response';
 import { describeError, log } from './lib/log';
 import { csrfProtection } from './middleware/csrf';
+import { oauthRoutes } from './oauth/routes';
 import { adminApiKeyRoutes } from './routes/admin-api-keys';
+import { adminClientRoutes } from './routes/admin-clients';
 import { adminKeyRoutes } from './routes/admin-keys';
 import { adminRoutes } from './routes/admin';
 import { apiRoutes } from './routes/api';
@@ -61,12 +63,24 @@ export function createApp(deps: AppDeps = {}) {
   });
 
   // Token and user data must never be stored by a cache (RFC 6749 section 5.1).
-  for (const path of ['/auth/*', '/api/*', '/admin/*']) {
+  for (const path of ['/auth/*', '/api/*', '/admin/*', '/oauth/*']) {
     app.use(path, async (c, next) => {
       await next();
       c.header('Cache-Control', 'no-store');
       c.header('Pragma', 'no-cache');
     });
+    app.use(
+      path,
+      bodyLimit({
+        maxSize: MAX_BODY_BYTES,
+        onError: () => {
+          throw new AppError('payload_too_large');
+        },
+      }),
+    );
+  }
+  // Browser-facing paths only: /oauth/* is for servers (no CORS) and takes no cookies (no CSRF).
+  for (const path of ['/auth/*', '/api/*', '/admin/*']) {
     app.use(
       path,
       cors({
@@ -78,15 +92,6 @@ export function createApp(deps: AppDeps = {}) {
         maxAge: 600,
       }),
     );
-    app.use(
-      path,
-      bodyLimit({
-        maxSize: MAX_BODY_BYTES,
-        onError: () => {
-          throw new AppError('payload_too_large');
-        },
-      }),
-    );
     app.use(path, csrfProtection());
   }
 
@@ -95,9 +100,11 @@ export function createApp(deps: AppDeps = {}) {
   app.route('/auth', authRoutes);
   app.route('/api', apiRoutes);
   app.route('/admin/keys', adminKeyRoutes);
+  app.route('/admin/clients', adminClientRoutes);
   app.route('/admin', adminApiKeyRoutes);
   app.route('/admin', adminRoutes);
   app.route('/.well-known', wellKnownRoutes);
+  app.route('/oauth', oauthRoutes);
 
   app.notFound((c) => errorResponse(c, new AppError('not_found')));
 

@@ -1,6 +1,5 @@
-// OAuth 2 service clients in D1. Secret checks count toward a lockout exactly as password checks
-// do (db/lockout.ts): one conditional UPDATE admits and counts an attempt before the secret is
-// compared, so a burst of parallel guesses gets at most LOCKOUT_THRESHOLD compared.
+// OAuth 2 service clients in D1. Failed secret checks count toward a lockout with the password
+// lockout's thresholds (db/lockout.ts).
 import { and, asc, eq, gt, isNull, lte, or, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { LOCKOUT_BASE_SECONDS, LOCKOUT_MAX_SECONDS, LOCKOUT_THRESHOLD } from './lockout';
@@ -93,27 +92,24 @@ export async function deleteClient(db: D1Database, id: string): Promise<boolean>
   return rows.length > 0;
 }
 
-export type ClientAttempt = { kind: 'admitted'; client: OAuthClientRow } | { kind: 'locked' } | { kind: 'unknown' };
-
-/** Admits and counts one secret check (the lockout of db/lockout.ts, per client). */
-export async function admitClientAttempt(db: D1Database, id: string, now: number): Promise<ClientAttempt> {
-  const d = drizzle(db);
+/**
+ * Counts one failed secret check: five in a row lock the client, doubling per further failure up
+ * to an hour (the password lockout's rule, db/lockout.ts). Unlike a password, a client secret is
+ * 256 random bits, so counting after the comparison loses nothing (parallel guessing is hopeless)
+ * and spares a successful authentication any D1 write.
+ */
+export async function countClientFailure(db: D1Database, id: string, now: number): Promise<void> {
   const failures = sql`${oauthClients.failedAttempts} + 1`;
-  const [admitted, current] = await d.batch([
-    d
-      .update(oauthClients)
-      .set({
-        failedAttempts: failures,
-        lockedUntil: sql`CASE WHEN ${failures} >= ${LOCKOUT_THRESHOLD}
-          THEN ${now} + min(${LOCKOUT_BASE_SECONDS} << min(${failures} - ${LOCKOUT_THRESHOLD}, 16), ${LOCKOUT_MAX_SECONDS})
-          ELSE ${oauthClients.lockedUntil} END`,
-      })
-      .where(and(eq(oauthClients.id, id), or(isNull(oauthClients.lockedUntil), lte(oauthClients.lockedUntil, now))))
-      .returning(),
-    d.select({ lockedUntil: oauthClients.lockedUntil }).from(oauthClients).where(eq(oauthClients.id, id)),
-  ]);
-  if (admitted[0]) return { kind: 'admitted', client: admitted[0] };
-  return current[0] ? { kind: 'locked' } : { kind: 'unknown' };
+  await drizzle(db)
+    .update(oauthClients)
+    .set({
+      failedAttempts: failures,
+      lockedUntil: sql`CASE WHEN ${failures} >= ${LOCKOUT_THRESHOLD}
+        THEN ${now} + min(${LOCKOUT_BASE_SECONDS} << min(${failures} - ${LOCKOUT_THRESHOLD}, 16), ${LOCKOUT_MAX_SECONDS})
+        ELSE ${oauthClients.lockedUntil} END`,
+    })
+    .where(and(eq(oauthClients.id, id), or(isNull(oauthClients.lockedUntil), lte(oauthClients.lockedUntil, now))))
+    .run();
 }
 
 export async function clearClientFailures(db: D1Database, id: string): Promise<void> {

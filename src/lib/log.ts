@@ -22,7 +22,8 @@ export type AuthLogEvent =
   | 'password_change'
   | 'api_key_create'
   | 'api_key_revoke'
-  | 'client_token';
+  | 'client_token'
+  | 'token_revoke';
 
 const SECRET_NAME = /token|secret|passw|hash|cookie|authorization|credential|username|private|^key$|_key$|key_/i;
 export const REDACTED = '[redacted]';
