@@ -36,9 +36,17 @@ export async function authenticate(
   options: AuthenticateOptions = {},
 ): Promise<AccessClaims> {
   const verified = await verifyAccessToken(keyRing(stores.DB, config), config, token, now);
+  // One D1 read at most, shared by the fresh check and the fallback for a failed KV read.
+  let stored: ReturnType<typeof findUserWithSession> | undefined;
+  const readStored = () => (stored ??= findUserWithSession(stores.DB, verified.sub, verified.sid));
+  // Every revocation ends the session row in D1 first, so a live row means "not revoked".
+  const revokedInD1 = async () => {
+    const row = await readStored();
+    return !row || !row.sessionLive;
+  };
   const [revoked, user] = await Promise.all([
-    isTokenRevoked(stores.KV, { sid: verified.sid, sub: verified.sub, iat: verified.iat }, now),
-    options.fresh ? findUserWithSession(stores.DB, verified.sub, verified.sid) : undefined,
+    isTokenRevoked(stores.KV, { sid: verified.sid, sub: verified.sub, iat: verified.iat }, now, revokedInD1),
+    options.fresh ? readStored() : undefined,
   ]);
   if (revoked) throw invalidToken('The access token has been revoked.');
   let claims = verified;
