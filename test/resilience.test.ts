@@ -326,3 +326,27 @@ describe('rate-limit binding failing: fail open, the D1 lockout still bounds gue
     expect(faults.hits.rateLimit).toBeGreaterThanOrEqual(14);
   });
 });
+
+describe('KV erroring on the reads of machine credentials: fail closed to 503', () => {
+  it("an OAuth client's token and an API key are answered 503 while KV reads fail, and work again after", async () => {
+    const { c, faults } = faulty();
+    const a = await c.signedUp();
+    await drizzle(env.DB).update(users).set({ roles: '["admin"]' }).where(eq(users.id, a.id)).run();
+    const boss = await c.login(a.username, a.password);
+    const key = ((await (await c.request('POST', '/auth/api-keys', { token: boss.access_token, json: { name: 'k' } })).json()) as { api_key: string }).api_key;
+    const created = (await (await c.request('POST', '/admin/clients', { token: boss.access_token, json: { name: 'p', roles: [] } })).json()) as { client: { client_id: string }; client_secret: string };
+    const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: created.client.client_id, client_secret: created.client_secret }).toString();
+    const issued = (await (await c.request('POST', '/oauth/token', { body: form, headers: { 'Content-Type': 'application/x-www-form-urlencoded' } })).json()) as { access_token: string };
+
+    const elsewhere = new Client(faultyEnv(testEnv(), faults), c.clock); // another isolate: its own bindings, nothing cached
+    faults.kvRead = 'error';
+    await expectUnavailable(await elsewhere.request('GET', '/api/private', { token: issued.access_token }), 'kv');
+    await expectUnavailable(await elsewhere.request('GET', '/api/private', { headers: { 'X-API-Key': key } }), 'kv');
+    // A user's token still has its D1 fallback.
+    expect((await elsewhere.request('GET', '/api/private', { token: boss.access_token })).status).toBe(200);
+    faults.kvRead = 'ok';
+    c.clock.advance(REVOCATION_CACHE_SECONDS + 1);
+    expect((await elsewhere.request('GET', '/api/private', { token: issued.access_token })).status).toBe(200);
+    expect((await elsewhere.request('GET', '/api/private', { headers: { 'X-API-Key': key } })).status).toBe(200);
+  });
+});
