@@ -1,6 +1,6 @@
 // /auth/*: parse, call services/auth.ts, shape the response (bearer or cookie mode).
 import { Hono, type Context } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { AppEnv } from '../app-env';
 import { findUserById, toPublicUser } from '../db/users';
 import { listActiveSessions } from '../db/sessions';
@@ -16,14 +16,17 @@ import { requireAuth } from '../middleware/require-auth';
 import * as auth from '../services/auth';
 import { sessionOfRefreshToken } from '../tokens/refresh';
 
-const RegisterBody = z.strictObject({ username, password, email: email.optional() });
+const RegisterBody = z.strictObject({ username, password, email: z.optional(email) });
 const LoginBody = z.strictObject({
-  username: z.string({ error: 'username must be a string' }).max(256, 'username is too long').transform((u) => ({ username: u.normalize('NFKC'), key: u.normalize('NFKC').toLowerCase() })),
+  username: z.pipe(
+    z.string({ error: 'username must be a string' }).check(z.maxLength(256, 'username is too long')),
+    z.transform((u: string) => ({ username: u.normalize('NFKC'), key: u.normalize('NFKC').toLowerCase() })),
+  ),
   password: loginPassword,
-  mode: z.enum(['bearer', 'cookie'], { error: 'mode must be "bearer" or "cookie"' }).optional(),
+  mode: z.optional(z.enum(['bearer', 'cookie'], { error: 'mode must be "bearer" or "cookie"' })),
 });
-const RefreshBody = z.strictObject({ refresh_token: refreshToken.optional() });
-const LogoutBody = z.strictObject({ refresh_token: refreshToken.optional() });
+const RefreshBody = z.strictObject({ refresh_token: z.optional(refreshToken) });
+const LogoutBody = z.strictObject({ refresh_token: z.optional(refreshToken) });
 const PasswordBody = z.strictObject({ current_password: loginPassword, new_password: password });
 const SessionId = z.uuid();
 
