@@ -3,6 +3,7 @@ import { Hono, type Context } from 'hono';
 import * as z from 'zod/mini';
 import type { AppEnv } from '../app-env';
 import { findUserById, toPublicUser } from '../db/users';
+import { readReplica } from '../db/replica';
 import { listActiveSessions } from '../db/sessions';
 import { AppError, invalidToken } from '../errors';
 import { readJson } from '../lib/body';
@@ -112,14 +113,15 @@ export const authRoutes = new Hono<AppEnv>()
     await auth.changePassword(deps(c), c.get('auth'), { currentPassword: input.current_password, newPassword: input.new_password });
     return c.body(null, 204);
   })
+  // Read-only views may come from a D1 read replica (docs/consistency.md "Read replicas").
   .get('/me', requireAuth(), async (c) => {
-    const user = await findUserById(c.env.DB, c.get('auth').userId);
+    const user = await findUserById(readReplica(c.env.DB), c.get('auth').userId);
     if (!user || user.disabled) throw invalidToken('The account no longer exists or is disabled.');
     return c.json({ user: toPublicUser(user) });
   })
   .get('/sessions', requireAuth(), async (c) => {
     const caller = c.get('auth');
-    const sessions = await listActiveSessions(c.env.DB, caller.userId, c.get('now')());
+    const sessions = await listActiveSessions(readReplica(c.env.DB), caller.userId, c.get('now')());
     return c.json({ sessions: sessions.map((s) => ({ ...s, current: s.id === caller.sessionId })) });
   })
   .delete('/sessions/:id', requireAuth(), async (c) => {

@@ -6,8 +6,14 @@
 //
 // With HS256 and the JWT_SECRET secret set, that secret is the one key (kid derived from it) and
 // D1 is not consulted; it is rotated by changing the secret, not through the ring.
+//
+// Cold start (issue 18): the periodic read may come from a D1 read replica (db/replica.ts; a
+// replica's lag is covered by the overlap, see docs/consistency.md), while the reloads that must
+// see the latest keys (an unknown kid, after this isolate rotated) go to the primary. Keys are
+// imported when first used, not when the ring loads: a verifier's first request imports one key.
 import type { JWK } from 'jose';
 import type { Config, JwtAlg } from '../config';
+import { readReplica } from '../db/replica';
 import { insertMissingKeys, liveKeys, purgeRetired, rotateKeys, type CurrentKids, type KeyRow } from '../db/signing-keys';
 import { envSecretBytes, envSecretKid, generateSealedKey, importHmac, importKey } from './key-material';
 
@@ -32,7 +38,8 @@ export interface SigningKey {
 }
 
 interface VerifyKey {
-  key: CryptoKey;
+  /** The imported key, or the stored row it is imported from on first use. */
+  key: CryptoKey | KeyRow;
   /** Unix seconds from which the key no longer verifies; null while active or next. */
   notAfter: number | null;
 }
@@ -85,7 +92,8 @@ export function purgeRetiredKeys(db: D1Database, now: number): Promise<number> {
 
 /** Per-isolate cache of imported keys for one database and configuration. */
 export class KeyRing {
-  private signer: SigningKey | undefined;
+  /** The active key: imported, or its row until the first signature. */
+  private signer: SigningKey | KeyRow | undefined;
   private verifiers = new Map<string, VerifyKey>();
   private jwks: JWK[] = [];
   /** Imported keys by `usage:kid`: key material never changes under a kid, so imports are reused. */
@@ -93,6 +101,8 @@ export class KeyRing {
   private loadedAt = -Infinity;
   private lastLoad = -Infinity;
   private inflight: Promise<void> | undefined;
+  /** The next load must read the primary (this isolate changed the keys). */
+  private primaryNext = false;
   /** D1 loads performed (or env-secret loads): exposed so tests can assert the reload bound. */
   loads = 0;
 
@@ -109,7 +119,7 @@ export class KeyRing {
     return key;
   }
 
-  private async load(now: number): Promise<void> {
+  private async load(now: number, primary: boolean): Promise<void> {
     this.loads++;
     this.lastLoad = now;
     const { config } = this;
@@ -122,18 +132,18 @@ export class KeyRing {
       this.loadedAt = now;
       return;
     }
-    let rows = await liveKeys(this.db, config.alg, now);
+    const readFrom = primary || this.primaryNext ? this.db : readReplica(this.db);
+    this.primaryNext = false;
+    let rows = await liveKeys(readFrom, config.alg, now);
     if (!rows.some((r) => r.status === 'active') || !rows.some((r) => r.status === 'next')) {
       await ensureKeys(this.db, config, now);
-      rows = await liveKeys(this.db, config.alg, now);
+      rows = await liveKeys(this.db, config.alg, now); // the primary: it has what was just inserted
     }
     const active = rows.find((r) => r.status === 'active');
     if (!active) throw new Error('no active signing key');
     const verifiers = new Map<string, VerifyKey>();
-    for (const row of rows) {
-      verifiers.set(row.kid, { key: await this.importCached(row, 'verify'), notAfter: row.status === 'retired' ? row.retireAfter : null });
-    }
-    this.signer = { kid: active.kid, alg: config.alg, key: await this.importCached(active, 'sign') };
+    for (const row of rows) verifiers.set(row.kid, { key: row, notAfter: row.status === 'retired' ? row.retireAfter : null });
+    this.signer = active;
     this.verifiers = verifiers;
     this.jwks = rows.filter((r) => r.publicJwk).map((r) => JSON.parse(r.publicJwk!) as JWK);
     // Forget imports of keys that left the ring.
@@ -141,8 +151,8 @@ export class KeyRing {
     this.loadedAt = now;
   }
 
-  private reload(now: number): Promise<void> {
-    this.inflight ??= this.load(now).finally(() => {
+  private reload(now: number, primary = false): Promise<void> {
+    this.inflight ??= this.load(now, primary).finally(() => {
       this.inflight = undefined;
     });
     return this.inflight;
@@ -154,7 +164,9 @@ export class KeyRing {
 
   async signingKey(now: number): Promise<SigningKey> {
     await this.fresh(now);
-    return this.signer!;
+    const signer = this.signer!;
+    if ('key' in signer) return signer;
+    return { kid: signer.kid, alg: this.config.alg, key: await this.importCached(signer, 'sign') };
   }
 
   /** The key for `kid`, or null when no live key has that id (after at most one bounded reload). */
@@ -162,11 +174,12 @@ export class KeyRing {
     await this.fresh(now);
     let entry = this.verifiers.get(kid);
     if (!entry && now - this.lastLoad >= RELOAD_INTERVAL_SECONDS) {
-      await this.reload(now);
+      // From the primary: a key a replica has not seen yet must not be refused for its lag.
+      await this.reload(now, true);
       entry = this.verifiers.get(kid);
     }
     if (!entry || (entry.notAfter !== null && now >= entry.notAfter)) return null;
-    return entry.key;
+    return entry.key instanceof CryptoKey ? entry.key : this.importCached(entry.key, 'verify');
   }
 
   /** Public JWKs that verifiers may need: active, next and retired-in-overlap ES256 keys. */
@@ -182,6 +195,7 @@ export class KeyRing {
   invalidate(): void {
     this.loadedAt = -Infinity;
     this.lastLoad = -Infinity;
+    this.primaryNext = true;
   }
 }
 
