@@ -1,9 +1,9 @@
 // App assembly: one middleware for what every request needs (request id, clock, configuration,
-// security headers), one for the API prefixes (CORS, CSRF, body limit, no-store), the routes and
+// security headers, and on the API prefixes CORS, CSRF, body limit and no-store), the routes and
 // the single error mapping. `createApp` takes the clock so tests control time instead of sleeping.
 //
-// Few middlewares on purpose (issue 18): a bearer GET runs the app stack, the API middleware,
-// requireAuth and its handler; every header value is computed once at module load.
+// Few middlewares on purpose (issue 18): a bearer GET runs the app middleware (with the API stage
+// inside it), requireAuth and its handler; every header value is computed once at module load.
 import { Hono, type Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { AppEnv } from './app-env';
@@ -11,7 +11,7 @@ import { ConfigError, getConfig } from './config';
 import { AppError } from './errors';
 import { errorResponse } from './lib/error-response';
 import { describeError, log } from './lib/log';
-import { apiHeaders, setSecurityHeaders } from './middleware/api-headers';
+import { API_PATH, apiRequest, setApiHeaders, setSecurityHeaders } from './middleware/api-headers';
 import { adminKeyRoutes } from './routes/admin-keys';
 import { adminRoutes } from './routes/admin';
 import { apiRoutes } from './routes/api';
@@ -52,22 +52,21 @@ export function createApp(deps: AppDeps = {}) {
     const requestId = crypto.randomUUID();
     c.set('requestId', requestId);
     c.set('now', nowSeconds);
+    const api = API_PATH.test(c.req.path);
     try {
       // Memoised per env object (config.ts): a WeakMap lookup after the first request.
       c.set('config', getConfig(c.env));
-      await next(); // never throws: hono hands errors below to onError
+      await (api ? apiRequest(c, next) : next());
     } catch (err) {
-      // A misconfiguration, answered here so that it still gets every header below.
+      // A misconfiguration or a refused CSRF check (errors of later handlers reach onError inside
+      // next()), answered here so that it still gets every header below.
       c.res = handleError(err, c);
     }
     const headers = c.res.headers;
+    if (api) setApiHeaders(c, headers);
     setSecurityHeaders(headers);
     headers.set('X-Request-Id', requestId);
   });
-
-  // Token and user data live under these prefixes (RFC 6749 section 5.1: no-store).
-  const api = apiHeaders();
-  for (const path of ['/auth/*', '/api/*', '/admin/*']) app.use(path, api);
 
   app.get('/health', (c) => c.json({ status: 'ok' }));
   app.route('/auth', authRoutes);
