@@ -18,6 +18,7 @@ import { call, mapLimit } from './lib/http.mjs';
 import { loadSlice } from './lib/load.mjs';
 import { markdown, ratio, readmeBlock, summarize, updateReadme } from './lib/report.mjs';
 import { measureStorage } from './lib/storage.mjs';
+import { simplejwtAvailable, startSimplejwt } from './lib/simplejwt.mjs';
 import { jwtHeader, mintHs256Tokens } from './lib/tokens.mjs';
 import { applyMigrations, cpuMs, startWorker } from './lib/workers.mjs';
 
@@ -37,6 +38,7 @@ const USAGE = `usage: npm run bench [-- options]
   --only a,b         run only these scenario ids (the bare route always runs: ratios need it)
   --no-storage       skip the instrumented storage/crypto call count
   --no-cold-start    skip the cold-start samples
+  --no-simplejwt     skip the simplejwt-on-gunicorn comparison (skipped anyway where not installed)
   --cold-samples N   fresh isolates per cold-start target (default 5)
   --cold-compare DIR also cold-start the service built from another checkout (e.g. main), for before/after
   --quick            short run for CI or a smoke check: 2 rounds of 1 s, no warm-up, 2 cold samples
@@ -54,6 +56,7 @@ const { values: opts } = parseArgs({
     only: { type: 'string' },
     'no-storage': { type: 'boolean', default: false },
     'no-cold-start': { type: 'boolean', default: false },
+    'no-simplejwt': { type: 'boolean', default: false },
     'cold-samples': { type: 'string', default: '5' },
     'cold-compare': { type: 'string' },
     quick: { type: 'boolean', default: false },
@@ -251,6 +254,17 @@ async function main() {
   const limHS = await start(limit, 'limit-hs256', { bindings: { JWT_ALG: 'HS256', JWT_SECRET: secrets.JWT_SECRET } });
   const limES = await start(limit, 'limit-es256', { bindings: { JWT_ALG: 'ES256', JWT_PUBLIC_JWK: JSON.stringify(esJwk) } });
 
+  // The system the seed documents describe: djangorestframework-simplejwt on gunicorn, same key.
+  let sjw = null;
+  if (!opts['no-simplejwt'] && simplejwtAvailable()) {
+    sjw = await startSimplejwt({ root: ROOT, secret: secrets.JWT_SECRET, issuer: refVars.JWT_ISSUER, audience: refVars.JWT_AUDIENCE, logFile: logFile('simplejwt') });
+    running.push(sjw);
+  } else if (!opts['no-simplejwt']) {
+    say('simplejwt comparison skipped: apt-get install python3-djangorestframework-simplejwt gunicorn');
+  }
+  // simplejwt requires its token_type claim; otherwise the same claims, key and lifetime.
+  const sjwToken = mintHs256Tokens({ count: 1, secret: secrets.JWT_SECRET, like: hsSession.access_token, extra: { token_type: 'access' } })[0];
+
   // Scale: distinct sessions in rotation, so every request misses the isolate's revocation cache
   // (5 s, 10,000 entries) and pays its KV read, as a busy production isolate would.
   const scaleTokens = mintHs256Tokens({ count: SCALE_TOKENS, secret: secrets.JWT_SECRET, like: hsSession.access_token });
@@ -319,8 +333,11 @@ async function main() {
     // Calibration: the service's app stack (request id, config, security headers) with no auth.
     { id: 'health', label: 'edge-auth /health (app stack, no auth)', target: svcHS, connections: 10, request: { method: 'GET', path: '/health' }, ok: (r) => r.status === 200 },
     { id: 'reference-hs256', label: 'reference hono/jwt, HS256', target: refHS, connections: 10, request: { method: 'GET', path: '/api/private', headers: bearer(hsSession.access_token) }, ok: privateOk },
+    ...(sjw
+      ? [{ id: 'simplejwt-hs256', label: 'simplejwt on gunicorn (2 workers), HS256', target: sjw, connections: 10, request: { method: 'GET', path: '/api/private', headers: bearer(sjwToken) }, ok: privateOk }]
+      : []),
     { id: 'limit-hs256', label: 'limit: bare + 1 cached-key verify, HS256', target: limHS, connections: 10, request: { method: 'GET', path: '/api/private', headers: bearer(hsSession.access_token) }, ok: privateOk },
-    { id: 'private-hs256', label: 'edge-auth protected route, HS256', target: svcHS, connections: 10, request: { method: 'GET', path: '/api/private', headers: bearer(hsSession.access_token) }, ok: privateOk, reference: 'reference-hs256', limit: 'limit-hs256' },
+    { id: 'private-hs256', label: 'edge-auth protected route, HS256', target: svcHS, connections: 10, request: { method: 'GET', path: '/api/private', headers: bearer(hsSession.access_token) }, ok: privateOk, reference: 'reference-hs256', limit: 'limit-hs256', simplejwt: 'simplejwt-hs256' },
     {
       id: 'private-hs256-scale',
       label: `edge-auth protected route, HS256, ${SCALE_TOKENS.toLocaleString('en-US')} sessions`,
@@ -360,9 +377,10 @@ async function main() {
 
   const slice = async (s, duration) => {
     if (s.before) await s.before();
-    const cpuBefore = cpuMs(s.target.pid);
+    const cpuOf = (t) => (t.cpu ? t.cpu() : cpuMs(t.pid));
+    const cpuBefore = cpuOf(s.target);
     const r = await loadSlice({ url: s.target.url, request: s.request, connections: s.connections, duration });
-    const cpuAfter = cpuMs(s.target.pid);
+    const cpuAfter = cpuOf(s.target);
     const answered = r.ok + r.non2xx;
     r.cpuMsPerRequest = cpuBefore !== null && cpuAfter !== null && answered > 0 ? (cpuAfter - cpuBefore) / answered : null;
     return r;
@@ -393,6 +411,7 @@ async function main() {
       s.vsBare = ratio(s, byId.bare);
       s.cpuVsBare = ratio(s, byId.bare, 'cpuMsPerRequest');
     }
+    if (def.simplejwt && byId[def.simplejwt]) s.cpuVsSimplejwt = ratio(s, byId[def.simplejwt], 'cpuMsPerRequest');
     if (def.limit && byId[def.limit]) {
       s.vsLimit = ratio(s, byId[def.limit]);
       s.cpuVsLimit = ratio(s, byId[def.limit], 'cpuMsPerRequest');

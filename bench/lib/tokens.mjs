@@ -14,14 +14,14 @@ export function jwtHeader(token) {
  * The protected route trusts claims (no D1 read), so these tokens exercise exactly its work: the
  * signature, the claims, and a revocation lookup that no cache has seen.
  */
-export function mintHs256Tokens({ count, secret, like }) {
+export function mintHs256Tokens({ count, secret, like, extra = {} }) {
   const header = jwtHeader(like);
   const claims = JSON.parse(Buffer.from(like.split('.')[1], 'base64url').toString('utf8'));
   const encode = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
   const head = encode({ alg: 'HS256', kid: header.kid, typ: header.typ });
   const now = Math.floor(Date.now() / 1000);
   return Array.from({ length: count }, (_, i) => {
-    const body = encode({ ...claims, sub: randomUUID(), username: `bench-scale-${i}`, sid: randomUUID(), jti: randomUUID(), iat: now, exp: now + (claims.exp - claims.iat) });
+    const body = encode({ ...claims, sub: randomUUID(), username: `bench-scale-${i}`, sid: randomUUID(), jti: randomUUID(), iat: now, exp: now + (claims.exp - claims.iat), ...extra });
     const signature = createHmac('sha256', secret).update(`${head}.${body}`).digest('base64url');
     return `${head}.${body}.${signature}`;
   });
