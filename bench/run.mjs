@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, platform, release, totalmem } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
@@ -158,7 +158,7 @@ async function coldStartSamples({ service, bare, compare, compat, d1, kv, rateli
     { ...serviceTarget, id: 'bare', label: 'bare Worker with the same bindings (control)', build: bare, request: { path: '/', headers: {} } },
     serviceTarget,
   ];
-  if (compare) targets.push({ ...serviceTarget, id: 'compare', label: `edge-auth built from ${opts['cold-compare']}`, build: compare });
+  if (compare) targets.push({ ...serviceTarget, id: 'compare', label: `edge-auth built from ./${basename(resolve(opts['cold-compare']))} (--cold-compare)`, build: compare });
   return measureColdStart({ targets, compat, samples: COLD_SAMPLES, track: (w) => running.push(w), say });
 }
 
