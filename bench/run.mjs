@@ -155,7 +155,8 @@ async function coldStartSamples({ service, bare, compare, compat, d1, kv, rateli
   const targets = [
     // The control gets the service's bindings and storage: Miniflare starts a simulator per D1, KV
     // and rate-limit binding inside the same workerd, and that must not count as the service's.
-    { ...serviceTarget, id: 'bare', label: 'bare Worker with the same bindings (control)', build: bare, request: { path: '/', headers: {} } },
+    // Its request makes one D1 query and one KV read, so the simulators' first use is subtracted too.
+    { ...serviceTarget, id: 'bare', label: 'bare Worker with the same bindings, 1 D1 + 1 KV read (control)', build: bare, request: { path: '/storage', headers: {} } },
     serviceTarget,
   ];
   if (compare) targets.push({ ...serviceTarget, id: 'compare', label: `edge-auth built from ./${basename(resolve(opts['cold-compare']))} (--cold-compare)`, build: compare });
