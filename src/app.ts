@@ -10,6 +10,8 @@ import { ConfigError, getConfig } from './config';
 import { AppError } from './errors';
 import { MAX_BODY_BYTES } from './lib/body';
 import { errorResponse } from './lib/error-response';
+import { gateway } from './gateway/proxy';
+import { getRouteTable } from './gateway/route-table';
 import { describeError, log } from './lib/log';
 import { csrfProtection } from './middleware/csrf';
 import { adminKeyRoutes } from './routes/admin-keys';
@@ -43,6 +45,8 @@ export function createApp(deps: AppDeps = {}) {
       xFrameOptions: 'DENY',
       referrerPolicy: 'no-referrer',
       strictTransportSecurity: 'max-age=31536000; includeSubDomains',
+      // Proxied responses (src/gateway) keep the upstream's own policy; these fill in what it left unset.
+      overwrite: false,
       crossOriginResourcePolicy: false,
       contentSecurityPolicy: {
         defaultSrc: ["'none'"],
@@ -54,9 +58,14 @@ export function createApp(deps: AppDeps = {}) {
 
   // After the headers middleware, so even a misconfiguration error carries them.
   app.use('*', async (c, next) => {
-    c.set('config', getConfig(c.env));
+    const config = getConfig(c.env);
+    getRouteTable(c.env, config); // the gateway's table is configuration too: a bad one refuses every request
+    c.set('config', config);
     await next();
   });
+
+  // Before edge-auth's own routes, which its table can never shadow (src/gateway/route-table.ts).
+  app.use('*', gateway());
 
   // Token and user data must never be stored by a cache (RFC 6749 section 5.1).
   for (const path of ['/auth/*', '/api/*', '/admin/*']) {

@@ -21,6 +21,8 @@ export const ERROR_STATUS = {
   rate_limited: 429,
   misconfigured: 500,
   internal_error: 500,
+  bad_gateway: 502,
+  gateway_timeout: 504,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -47,6 +49,9 @@ const DEFAULT_MESSAGE: Record<ErrorCode, string> = {
   rate_limited: 'Too many requests; try again later.',
   misconfigured: 'The service is misconfigured.',
   internal_error: 'Internal error.',
+  // Never the upstream's address: the client learns only that the backend failed.
+  bad_gateway: 'The upstream service could not be reached.',
+  gateway_timeout: 'The upstream service did not answer in time.',
 };
 
 export class AppError extends Error {

@@ -30,12 +30,26 @@ function tokenMatches(c: Context): boolean {
   return timingSafeEqualString(header, cookie);
 }
 
+/**
+ * Throws 403 csrf_failed when a cookie-authenticated unsafe request fails the origin or
+ * double-submit check (shared by the middleware and the gateway's proxied routes).
+ */
+export function assertNotCrossSite(c: Context<AppEnv>): void {
+  if (!SAFE_METHODS.has(c.req.method) && c.req.header('Authorization') === undefined && hasSessionCookie(c)) {
+    if (!originAllowed(c)) throw new AppError('csrf_failed', 'Cross-site request refused: origin not allowed.');
+    if (!tokenMatches(c)) throw new AppError('csrf_failed', 'Cross-site request refused: missing or wrong CSRF token.');
+  }
+}
+
+/**
+ * CSRF defence for a group of routes.
+ *
+ * @example
+ * app.use('/auth/*', csrfProtection());
+ */
 export function csrfProtection(): MiddlewareHandler<AppEnv> {
   return async function csrfMiddleware(c, next) {
-    if (!SAFE_METHODS.has(c.req.method) && c.req.header('Authorization') === undefined && hasSessionCookie(c)) {
-      if (!originAllowed(c)) throw new AppError('csrf_failed', 'Cross-site request refused: origin not allowed.');
-      if (!tokenMatches(c)) throw new AppError('csrf_failed', 'Cross-site request refused: missing or wrong CSRF token.');
-    }
+    assertNotCrossSite(c);
     await next();
   };
 }

@@ -8,7 +8,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import type { AppEnv, AuthContext } from '../app-env';
 import { ACCESS_COOKIE, CSRF_COOKIE } from '../cookies';
-import { invalidToken, missingToken } from '../errors';
+import { invalidToken, missingToken, type AppError } from '../errors';
 import { ROLE_PATTERN } from '../lib/validation';
 import { authenticate } from '../services/authenticate';
 import { MAX_TOKEN_LENGTH } from '../tokens/access';
@@ -46,6 +46,34 @@ export function extractAccessToken(c: Context): { token: string; via: AuthContex
   return undefined;
 }
 
+/**
+ * The refusal of a request that presented no access token. In cookie mode the browser drops the
+ * access cookie when it expires (Max-Age = token lifetime), but the CSRF cookie lives as long as
+ * the session: tell the SPA to refresh.
+ */
+export function noTokenError(c: Context): AppError {
+  if (getCookie(c, CSRF_COOKIE, 'host')) return invalidToken('The access token has expired; refresh it.');
+  return missingToken();
+}
+
+/** The checks of requireAuth on a presented token (shared with the gateway): the request's AuthContext. */
+export async function verifyPresented(
+  c: Context<AppEnv>,
+  presented: { token: string; via: AuthContext['via'] },
+  options: { roles: readonly string[]; fresh?: boolean },
+): Promise<AuthContext> {
+  const claims = await authenticate(c.env, c.get('config'), presented.token, c.get('now')(), { roles: options.roles, fresh: options.fresh });
+  return { userId: claims.sub, username: claims.username, sessionId: claims.sid, jti: claims.jti, roles: claims.roles, exp: claims.exp, via: presented.via };
+}
+
+/**
+ * Guards a route: 401 without a valid, unrevoked access token (Bearer header or cookie), 403
+ * insufficient_scope without one of `roles`; then `c.get('auth')` holds the caller.
+ *
+ * @example
+ * app.get('/api/private', requireAuth(), (c) => c.json({ id: c.get('auth').userId }));
+ * app.get('/api/admin', requireAuth({ roles: ['admin'], fresh: true }), handler);
+ */
 export function requireAuth(options: RequireAuthOptions = {}): MiddlewareHandler<AppEnv> {
   const roles = options.roles ?? [];
   for (const role of roles) {
@@ -53,14 +81,8 @@ export function requireAuth(options: RequireAuthOptions = {}): MiddlewareHandler
   }
   return async function requireAuthMiddleware(c, next) {
     const presented = extractAccessToken(c);
-    if (!presented) {
-      // In cookie mode the browser drops the access cookie when it expires (Max-Age = token
-      // lifetime), but the CSRF cookie lives as long as the session: tell the SPA to refresh.
-      if (getCookie(c, CSRF_COOKIE, 'host')) throw invalidToken('The access token has expired; refresh it.');
-      throw missingToken();
-    }
-    const claims = await authenticate(c.env, c.get('config'), presented.token, c.get('now')(), { roles, fresh: options.fresh });
-    c.set('auth', { userId: claims.sub, username: claims.username, sessionId: claims.sid, jti: claims.jti, roles: claims.roles, exp: claims.exp, via: presented.via });
+    if (!presented) throw noTokenError(c);
+    c.set('auth', await verifyPresented(c, presented, { roles, fresh: options.fresh }));
     await next();
   };
 }
