@@ -37,13 +37,13 @@ export default {
     if (url.pathname === '/throw') throw new Error('the upstream failed at 10.0.0.7:8443');
     if (url.pathname === '/csp') return new Response('page', { headers: { 'Content-Security-Policy': "default-src 'self'", 'Content-Type': 'text/html' } });
     if (url.pathname === '/stream') {
-      // Two chunks 300 ms apart: the test reads the first before the second exists.
+      // Two chunks 1 s apart: the test reads the first before the second exists.
       const { readable, writable } = new TransformStream();
       const writer = writable.getWriter();
       const enc = new TextEncoder();
       (async () => {
         await writer.write(enc.encode('data: one\n\n'));
-        await new Promise((resolve) => setTimeout(resolve, 300));
+        await new Promise((resolve) => setTimeout(resolve, 1000));
         await writer.write(enc.encode('data: two\n\n'));
         await writer.close();
       })();
@@ -57,7 +57,8 @@ export default {
     }
 
     const body = request.body ? await request.arrayBuffer() : null;
-    return Response.json(
+    if (marker) recorded.push(`${marker}:read:${body ? body.byteLength : 0}`); // the whole body arrived
+    const answer = JSON.stringify(
       {
         method: request.method,
         url: request.url,
@@ -67,7 +68,9 @@ export default {
         bodyLength: body ? body.byteLength : null,
         bodySha256: body ? await sha256(body) : null,
       },
-      { headers: { 'X-Upstream': 'echo' } },
     );
+    // Declared, as an HTTP origin would: the gateway's log reports it as bytes out.
+    const bytes = new TextEncoder().encode(answer);
+    return new Response(bytes, { headers: { 'Content-Type': 'application/json', 'Content-Length': String(bytes.byteLength), 'X-Upstream': 'echo' } });
   },
 };

@@ -6,7 +6,12 @@ import { AppError } from '../errors';
 import type { GatewayRoute } from './route-table';
 
 /** Raised inside the request body stream when it grows past the route's limit. */
-class BodyTooLarge extends Error {}
+class BodyTooLarge extends Error {
+  constructor() {
+    super('the request body passed the route limit');
+    this.name = 'BodyTooLarge';
+  }
+}
 
 /** The cause kept on a 502/504: the failure's error name only, never its message (it can hold the address). */
 export class UpstreamFailure extends Error {
@@ -20,6 +25,12 @@ export interface BodyMeter {
   /** Bytes read from the client so far. */
   bytes: number;
   done: boolean;
+  /**
+   * Set by sendUpstream: cancels the upstream request. An errored body stream alone is not
+   * enough: workerd ends a subrequest's body cleanly when its source stream errors, so the
+   * upstream would take a truncated body for a complete one.
+   */
+  cancel?: () => void;
 }
 
 /**
@@ -41,8 +52,12 @@ export function requestBody(request: Request, route: GatewayRoute): { body: Read
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, controller) {
         meter.bytes += chunk.byteLength;
-        if (meter.bytes > limit) controller.error(new BodyTooLarge());
-        else controller.enqueue(chunk);
+        if (meter.bytes > limit) {
+          meter.cancel?.();
+          controller.error(new BodyTooLarge());
+        } else {
+          controller.enqueue(chunk);
+        }
       },
       flush() {
         meter.done = true;
@@ -68,6 +83,7 @@ export async function sendUpstream(
   meter: BodyMeter,
 ): Promise<Response> {
   const controller = new AbortController();
+  meter.cancel = () => controller.abort();
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
