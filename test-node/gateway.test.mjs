@@ -6,7 +6,11 @@
 //
 // Size: 100 MiB (about 4 s each way here); GATEWAY_TEST_MIB=<n> overrides.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
@@ -17,19 +21,41 @@ import { freePort } from './ports.mjs';
 const MIB = Number(process.env.GATEWAY_TEST_MIB ?? 100);
 const BYTES = MIB * 1024 * 1024;
 const T = (ms) => AbortSignal.timeout(ms);
+const PYTHON = '/usr/bin/python3'; // Debian's, with python3-jwt (PyJWT)
+const VERIFY_PY = fileURLToPath(new URL('../examples/origin/verify_assertion.py', import.meta.url));
+
+/** Runs the documented PyJWT verifier; resolves { code, stdout, stderr }. */
+function python(args) {
+  return new Promise((resolve) => execFile(PYTHON, [VERIFY_PY, ...args], { timeout: 30_000 }, (err, stdout, stderr) => resolve({ code: err ? err.code ?? 1 : 0, stdout, stderr })));
+}
+
+/** A bare upstream that keeps the last request's headers (to see the raw assertion). */
+async function startCapture() {
+  const seen = [];
+  const server = createServer((req, res) => {
+    seen.push(req.headers);
+    req.resume();
+    res.writeHead(200, { 'Content-Type': 'text/plain' }).end('captured');
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${server.address().port}`, seen, close: () => new Promise((resolve) => server.close(resolve)) };
+}
 
 describe('gateway under wrangler dev, in front of the example origin', { timeout: 600_000 }, () => {
   let origin;
   let dev;
   let token;
   let deadPort;
+  let capture;
 
   before(async () => {
     const devPort = await freePort();
     deadPort = await freePort(); // nothing listens there
     origin = await startOrigin({ port: 0, edgeAuth: `http://127.0.0.1:${devPort}`, quiet: true });
     const upstream = origin.url;
+    capture = await startCapture();
     const routes = [
+      { path: '/app-api/capture/*', upstream: capture.url, strip_prefix: '/app-api/capture' },
       { path: '/app-api/dead/*', upstream: `http://127.0.0.1:${deadPort}`, strip_prefix: '/app-api/dead', timeout_ms: 5000 },
       { path: '/app-api/*', upstream, strip_prefix: '/app-api', max_body_bytes: 200 * 1024 * 1024, timeout_ms: 30000 },
     ];
@@ -45,6 +71,7 @@ describe('gateway under wrangler dev, in front of the example origin', { timeout
   after(async () => {
     await dev?.stop();
     await origin?.close();
+    await capture?.close();
   });
 
   const auth = () => ({ Authorization: `Bearer ${token}` });
@@ -166,5 +193,24 @@ describe('gateway under wrangler dev, in front of the example origin', { timeout
     const spoofed = await fetch(`${origin.url}/notes`, { headers: { 'X-Edge-Auth-Assertion': forged, 'X-Edge-Auth-User-Id': 'someone' }, signal: T(15_000) });
     assert.equal(spoofed.status, 401);
     assert.deepEqual(origin.requests.slice(before).map((r) => r.verdict), ['refused', 'refused', 'refused']);
+  });
+
+  it('the assertion verifies with PyJWT (examples/origin/verify_assertion.py), and an access token does not', { skip: !existsSync(PYTHON) }, async (t) => {
+    const probe = await python(['-', '-', '-', '-']).catch(() => ({ code: 1, stderr: 'no python' }));
+    if (/No module named 'jwt'/.test(probe.stderr)) return t.skip('python3-jwt (PyJWT) is not installed');
+    assert.equal((await fetch(`${dev.base}/app-api/capture/x`, { headers: auth(), signal: T(15_000) })).status, 200);
+    const assertion = capture.seen.at(-1)['x-edge-auth-assertion'];
+    const jwksUrl = `${dev.base}/.well-known/jwks.json`;
+    const ok = await python([assertion, capture.url, jwksUrl, 'http://localhost:8787']);
+    assert.equal(ok.code, 0, ok.stderr);
+    const claims = JSON.parse(ok.stdout);
+    assert.equal(claims.subject_type, 'user');
+    assert.equal(claims.aud, capture.url);
+    assert.ok(claims.exp - claims.iat <= 60);
+    const wrongAudience = await python([assertion, origin.url, jwksUrl, 'http://localhost:8787']);
+    assert.notEqual(wrongAudience.code, 0);
+    const accessToken = await python([token, 'edge-auth', jwksUrl, 'http://localhost:8787']);
+    assert.notEqual(accessToken.code, 0);
+    assert.match(accessToken.stderr, /not an edge-auth assertion/);
   });
 });
