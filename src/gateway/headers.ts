@@ -28,12 +28,6 @@ function isOwnCookie(name: string): boolean {
   return OWN_COOKIES.has(name.replace(/^__(Host|Secure)-/, ''));
 }
 
-function dropHopByHop(headers: Headers): void {
-  // Headers named in Connection are hop-by-hop too.
-  const named = headers.get('connection')?.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean) ?? [];
-  for (const name of [...HOP_BY_HOP, ...named]) headers.delete(name);
-}
-
 /** The Cookie header without edge-auth's cookies; null when nothing is left. */
 export function withoutOwnCookies(cookie: string): string | null {
   const kept = cookie.split(';').map((part) => part.trim()).filter((part) => part !== '' && !isOwnCookie(part.split('=', 1)[0]!.trim()));
@@ -51,53 +45,62 @@ export interface ForwardContext {
   websocket: boolean;
 }
 
-/** The headers the upstream receives. */
+/** Names a client may not pass on: hop-by-hop, forgeable forwarding headers, credentials checked below. */
+function droppedInbound(name: string, connectionNamed: readonly string[]): boolean {
+  return name.startsWith(IDENTITY_PREFIX) || HOP_BY_HOP.includes(name) || FORWARDING.includes(name) || name === 'host' || connectionNamed.includes(name);
+}
+
+/**
+ * The headers the upstream receives. One pass over the client's headers into a list and one
+ * Headers construction: measured cheaper in workerd than copying and deleting (bench/).
+ */
 export function upstreamRequestHeaders(incoming: Headers, ctx: ForwardContext): Headers {
-  const headers = new Headers(incoming);
-  dropHopByHop(headers);
-  for (const name of [...headers.keys()]) {
-    if (name.startsWith(IDENTITY_PREFIX) || FORWARDING.includes(name)) headers.delete(name);
-  }
-  if (ctx.bearer || /^\s*bearer\b/i.test(headers.get('authorization') ?? '')) headers.delete('authorization');
-  const cookie = headers.get('cookie');
-  if (cookie !== null) {
-    const kept = withoutOwnCookies(cookie);
-    if (kept === null) headers.delete('cookie');
-    else headers.set('cookie', kept);
+  const connectionNamed = incoming.get('connection')?.toLowerCase().split(',').map((s) => s.trim()) ?? [];
+  const out: [string, string][] = [];
+  for (const [name, value] of incoming) {
+    if (droppedInbound(name, connectionNamed)) continue;
+    if (name === 'authorization' && (ctx.bearer || /^\s*bearer\b/i.test(value))) continue;
+    if (name === 'cookie') {
+      const kept = withoutOwnCookies(value);
+      if (kept !== null) out.push(['cookie', kept]);
+      continue;
+    }
+    out.push([name, value]);
   }
   if (ctx.websocket) {
     // The one hop-by-hop exchange that must reach the upstream: fetch() turns it into a WebSocket.
-    headers.set('Upgrade', 'websocket');
-    headers.set('Connection', 'Upgrade');
+    out.push(['upgrade', 'websocket'], ['connection', 'Upgrade']);
   }
 
   const subject: SubjectType = ctx.auth ? 'user' : 'anonymous';
-  headers.set(IDENTITY_HEADERS.subjectType, subject);
+  out.push([IDENTITY_HEADERS.subjectType, subject]);
   if (ctx.auth) {
-    headers.set(IDENTITY_HEADERS.userId, ctx.auth.userId);
-    headers.set(IDENTITY_HEADERS.username, ctx.auth.username); // ASCII by the username alphabet
-    headers.set(IDENTITY_HEADERS.roles, ctx.auth.roles.join(','));
-    headers.set(IDENTITY_HEADERS.sessionId, ctx.auth.sessionId);
+    out.push(
+      [IDENTITY_HEADERS.userId, ctx.auth.userId],
+      [IDENTITY_HEADERS.username, ctx.auth.username], // ASCII by the username alphabet
+      [IDENTITY_HEADERS.roles, ctx.auth.roles.join(',')],
+      [IDENTITY_HEADERS.sessionId, ctx.auth.sessionId],
+    );
   }
-  headers.set(IDENTITY_HEADERS.assertion, ctx.assertion);
-  headers.set('X-Request-Id', ctx.requestId);
-  if (ctx.clientIp) headers.set('X-Forwarded-For', ctx.clientIp);
-  headers.set('X-Forwarded-Proto', ctx.url.protocol.slice(0, -1));
-  headers.set('X-Forwarded-Host', ctx.url.host);
-  return headers;
+  out.push([IDENTITY_HEADERS.assertion, ctx.assertion], ['x-request-id', ctx.requestId]);
+  if (ctx.clientIp) out.push(['x-forwarded-for', ctx.clientIp]);
+  out.push(['x-forwarded-proto', ctx.url.protocol.slice(0, -1)], ['x-forwarded-host', ctx.url.host]);
+  return new Headers(out);
 }
 
 /** The headers the client receives: the upstream's, minus hop-by-hop ones and edge-auth's cookies. */
 export function clientResponseHeaders(upstream: Headers): Headers {
-  const headers = new Headers();
+  const connectionNamed = upstream.get('connection')?.toLowerCase().split(',').map((s) => s.trim()) ?? [];
+  const out: [string, string][] = [];
   for (const [name, value] of upstream) {
-    if (name === 'set-cookie') continue; // one Headers entry per cookie below, never a joined list
-    headers.append(name, value);
+    // Set-Cookie below, one entry per cookie (never a joined list).
+    if (name === 'set-cookie' || HOP_BY_HOP.includes(name) || connectionNamed.includes(name)) continue;
+    out.push([name, value]);
   }
-  for (const cookie of upstream.getSetCookie()) {
-    const name = cookie.split('=', 1)[0]!.trim();
-    if (!isOwnCookie(name)) headers.append('Set-Cookie', cookie);
+  if (upstream.has('set-cookie')) {
+    for (const cookie of upstream.getSetCookie()) {
+      if (!isOwnCookie(cookie.split('=', 1)[0]!.trim())) out.push(['set-cookie', cookie]);
+    }
   }
-  dropHopByHop(headers);
-  return headers;
+  return new Headers(out);
 }
