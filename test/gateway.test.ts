@@ -53,6 +53,19 @@ describe('what the upstream receives', () => {
     expect(forOther).not.toBe(renewed);
   });
 
+  it('never outlives the access token, yet a token accepted within the leeway gets a usable assertion', async () => {
+    const c = gatewayClient();
+    const user = await userWith(c, []);
+    c.clock.advance(user.expires_in - 20); // 20 s left on the access token
+    const late = (await echo(await c.request('GET', '/svc/x', { token: user.access_token }))).headers['x-edge-auth-assertion']!;
+    const { payload } = await verifyAssertion(c, late, 'service:UPSTREAM');
+    expect(payload.exp).toBe(T0 + user.expires_in);
+    c.clock.advance(25); // expired 5 s ago, inside CLOCK_LEEWAY: edge-auth still accepts it
+    const after = (await echo(await c.request('GET', '/svc/x', { token: user.access_token }))).headers['x-edge-auth-assertion']!;
+    const { payload: p2 } = await verifyAssertion(c, after, 'service:UPSTREAM');
+    expect(p2.exp).toBe(c.clock.seconds + 5);
+  });
+
   it('strips the bearer token, spoofed identity and forwarding headers, and hop-by-hop headers', async () => {
     const c = gatewayClient();
     const user = await userWith(c, []);

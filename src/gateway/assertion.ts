@@ -20,6 +20,8 @@ export const ASSERTION_HEADER = 'X-Edge-Auth-Assertion';
 export const ASSERTION_TTL_SECONDS = 60;
 /** Re-signed once less than this is left, so an assertion never expires while its request is in flight. */
 export const REUSE_MARGIN_SECONDS = 15;
+/** The shortest life an assertion is given (for tokens at the very end of theirs). */
+export const MIN_LIFETIME_SECONDS = 5;
 /** Bounds the per-isolate cache; when full it is emptied (a cold cache only costs signatures). */
 export const MAX_CACHED = 2_048;
 
@@ -59,8 +61,9 @@ export async function identityAssertion(ring: KeyRing, config: Config, auth: Aut
   const hit = cache.get(id);
   if (hit && hit.exp - now > REUSE_MARGIN_SECONDS) return hit.token;
 
-  // Never outlives the access token it stands for.
-  const exp = auth ? Math.min(now + ASSERTION_TTL_SECONDS, auth.exp) : now + ASSERTION_TTL_SECONDS;
+  // Never outlives the access token it stands for, except that a token accepted within the clock
+  // leeway after its expiry still gets an assertion the origin can accept (MIN_LIFETIME_SECONDS).
+  const exp = auth ? Math.min(now + ASSERTION_TTL_SECONDS, Math.max(auth.exp, now + MIN_LIFETIME_SECONDS)) : now + ASSERTION_TTL_SECONDS;
   const claims: Omit<AssertionClaims, 'iss' | 'aud' | 'iat' | 'exp' | 'jti' | 'sub'> = auth
     ? { subject_type: 'user', sid: auth.sessionId, username: auth.username, roles: auth.roles }
     : { subject_type: 'anonymous' };
