@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { nodePasswordHasher } from './lib/node-password';
-import { sqlString, upsertUserSql } from './lib/user-sql';
+import { insertUserSql, sqlString, updateUserSql } from './lib/user-sql';
 
 const ROOT = join(import.meta.dirname, '..');
 const persist = mkdtempSync(join(tmpdir(), 'edge-auth-cli-test-'));
@@ -86,7 +86,7 @@ describe('npm run user:create', () => {
   before(async () => {
     const created = await userCreate(['--username', 'Cli_Admin', '--password', PASSWORD, '--role', 'admin']);
     assert.equal(created.status, 0, created.stderr);
-    assert.match(created.stdout, /user "Cli_Admin" \(.+\) saved in the local database with roles \["admin"\]/);
+    assert.match(created.stdout, /created user "Cli_Admin" \(.+\) in the local database with roles \["admin"\]/);
     assert.ok(!created.stdout.includes(PASSWORD) && !created.stderr.includes(PASSWORD), 'the password is never printed');
 
     const port = await freePort();
@@ -126,11 +126,29 @@ describe('npm run user:create', () => {
     assert.equal(wrong.status, 401);
   });
 
-  it('updates an existing user: new password (from stdin), roles kept, sessions and tokens ended', async () => {
+  it('refuses an existing name without --update-existing, and a look-alike always (audit finding 1)', async () => {
+    // Someone registered the name first: the operator's command must not promote their account.
+    const squatter = await post('/auth/register', { username: 'ops_root', password: PASSWORD });
+    assert.equal(squatter.status, 201);
+    const refused = await userCreate(['--username', 'OPS_ROOT', '--password', NEW_PASSWORD, '--role', 'admin']);
+    assert.equal(refused.status, 1, refused.stderr);
+    assert.match(refused.stderr, /a user named "ops_root" exists already; nothing was changed.*--update-existing/);
+    const login = await post('/auth/login', { username: 'ops_root', password: PASSWORD });
+    assert.equal(login.status, 200, 'the existing account is untouched');
+    assert.deepEqual(((await login.json()) as Tokens).user.roles, []);
+
+    for (const lookAlike of ['CIi_Admin', 'cli_adrnin']) {
+      const run = await userCreate(['--username', lookAlike, '--password', NEW_PASSWORD, '--role', 'admin', '--update-existing']);
+      assert.equal(run.status, 1, run.stderr);
+      assert.match(run.stderr, /look-alike of the existing user "Cli_Admin"/);
+    }
+  });
+
+  it('updates an existing user with --update-existing: new password (from stdin), roles kept, sessions and tokens ended', async () => {
     const before = (await (await post('/auth/login', { username: 'cli_admin', password: PASSWORD })).json()) as Tokens;
-    const updated = await userCreate(['--username', 'CLI_ADMIN', '--password-stdin'], `${NEW_PASSWORD}\n`);
+    const updated = await userCreate(['--username', 'CLI_ADMIN', '--password-stdin', '--update-existing'], `${NEW_PASSWORD}\n`);
     assert.equal(updated.status, 0, updated.stderr);
-    assert.match(updated.stdout, /roles \["admin"\]; \d+ session\(s\) ended/);
+    assert.match(updated.stdout, /updated existing user "Cli_Admin" .*password reset, roles \["admin"\] -> \["admin"\], account enabled and unlocked, \d+ session\(s\) ended/);
 
     assert.equal((await post('/auth/login', { username: 'cli_admin', password: PASSWORD })).status, 401);
     const after = await post('/auth/login', { username: 'cli_admin', password: NEW_PASSWORD });
@@ -166,9 +184,10 @@ describe('user:create building blocks', () => {
     assert.equal(sqlString("o'neil"), "'o''neil'");
     assert.equal(sqlString("''; DROP TABLE users; --"), "'''''; DROP TABLE users; --'");
     assert.throws(() => sqlString('a\u0000b'));
-    const sql = upsertUserSql({ id: 'id-1', username: 'a', usernameKey: 'a', passwordHash: 'h', roles: undefined, email: "x'y@example.com", now: 1 });
-    assert.ok(sql.includes("'x''y@example.com'"));
-    assert.ok(sql.includes('roles = users.roles'), 'roles are kept when none are given');
+    const write = { id: 'id-1', username: 'a', usernameKey: 'a', usernameSkeleton: 'a', passwordHash: 'h', roles: undefined, email: "x'y@example.com", now: 1 };
+    assert.ok(insertUserSql(write).includes("'x''y@example.com'"));
+    assert.ok(insertUserSql(write).includes('ON CONFLICT DO NOTHING'), 'creating never overwrites an existing account');
+    assert.ok(updateUserSql(write).includes('roles = roles,'), 'roles are kept when none are given');
   });
 
   it('hashes with the Worker parameters and verifies its own hashes', async () => {

@@ -19,19 +19,25 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { email as emailSchema, MAX_ROLES_PER_USER, password as passwordSchema, ROLE_PATTERN, username as usernameSchema } from '../src/lib/validation';
 import { nodePasswordHasher } from './lib/node-password';
-import { resultSql, revocationEntries, upsertUserSql } from './lib/user-sql';
+import { existingSql, insertUserSql, resultSql, revocationEntries, updateUserSql } from './lib/user-sql';
 
 const USAGE = `Usage: npm run user:create -- --username NAME (--password PASS | --password-stdin)
-         [--role ROLE]... [--email ADDR] [--local | --remote] [--persist-to DIR] [--config FILE] [--env ENV]
+         [--role ROLE]... [--email ADDR] [--update-existing]
+         [--local | --remote] [--persist-to DIR] [--config FILE] [--env ENV]
 
-Creates the user, or updates an existing one: sets the password, the roles and email when given,
-enables and unlocks the account and ends its sessions. --local (the default) writes to the
-database of \`npm run dev\` (.wrangler/state, or --persist-to DIR); --remote to the deployed one.`;
+Creates the user. A name that exists already is refused, unless --update-existing: then that
+account gets the new password, the roles and email when given, is enabled and unlocked, and its
+sessions are ended. A look-alike of an existing name is always refused. --local (the default)
+writes to the database of \`npm run dev\` (.wrangler/state, or --persist-to DIR); --remote to the
+deployed one.`;
 
 class UsageError extends Error {}
+/** A refusal that is not a usage mistake (exit 1): nothing was written. */
+class RefusedError extends Error {}
 
 interface Options {
-  username: { username: string; key: string };
+  username: { username: string; key: string; skeleton: string };
+  updateExisting: boolean;
   password: string;
   roles: string[] | undefined;
   email: string | undefined;
@@ -56,6 +62,7 @@ const OPTIONS = {
   'password-stdin': { type: 'boolean' },
   role: { type: 'string', multiple: true },
   email: { type: 'string' },
+  'update-existing': { type: 'boolean' },
   local: { type: 'boolean' },
   remote: { type: 'boolean' },
   'persist-to': { type: 'string' },
@@ -97,6 +104,7 @@ async function parseOptions(argv: string[]): Promise<Options> {
   if (values.env) target.push('--env', values.env);
   return {
     username: check(usernameSchema, values.username, '--username'),
+    updateExisting: values['update-existing'] === true,
     password: check(passwordSchema, password, 'password'),
     roles: unique,
     email: values.email === undefined ? undefined : check(emailSchema, values.email, '--email'),
@@ -123,10 +131,30 @@ function parseResults(stdout: string): D1Results {
   return JSON.parse(stdout.slice(start)) as D1Results;
 }
 
+interface ExistingUser {
+  id: string;
+  username: string;
+  username_key: string;
+  roles: string;
+}
+
+/** What the name collides with; refuses look-alikes always, the name itself without the flag. */
+function decide(o: Options, existing: ExistingUser[]): 'create' | 'update' {
+  const lookAlike = existing.find((u) => u.username_key !== o.username.key);
+  if (lookAlike) throw new RefusedError(`"${o.username.username}" is a look-alike of the existing user "${lookAlike.username}"; choose another name`);
+  if (existing.length === 0) return 'create';
+  if (!o.updateExisting) {
+    throw new RefusedError(
+      `a user named "${existing[0]!.username}" exists already; nothing was changed. To take that account over (new password, ` +
+        'roles when given, sessions ended), run again with --update-existing',
+    );
+  }
+  return 'update';
+}
+
 async function main(): Promise<void> {
   const o = await parseOptions(process.argv.slice(2));
   const now = Math.floor(Date.now() / 1000);
-  const passwordHash = await nodePasswordHasher.hashPassword(o.password);
   const where = o.target[0] === '--remote' ? 'the deployed database' : 'the local database';
 
   const dir = mkdtempSync(join(tmpdir(), 'edge-auth-user-'));
@@ -135,26 +163,41 @@ async function main(): Promise<void> {
       // The local database may be new: bring its schema up to date first (as `npm run dev` does).
       wrangler(['d1', 'migrations', 'apply', 'DB', ...o.target]);
     }
+    const [found] = parseResults(wrangler(['d1', 'execute', 'DB', ...o.target, '--json', '--command', existingSql(o.username.key, o.username.skeleton)]));
+    const existing = (found?.results ?? []) as unknown as ExistingUser[];
+    const action = decide(o, existing);
+
+    const passwordHash = await nodePasswordHasher.hashPassword(o.password);
+    const id = randomUUID();
+    const write = { id, username: o.username.username, usernameKey: o.username.key, usernameSkeleton: o.username.skeleton, passwordHash, roles: o.roles, email: o.email, now };
     const sqlFile = join(dir, 'user.sql');
-    writeFileSync(sqlFile, upsertUserSql({ id: randomUUID(), username: o.username.username, usernameKey: o.username.key, passwordHash, roles: o.roles, email: o.email, now }), { mode: 0o600 });
+    writeFileSync(sqlFile, action === 'create' ? insertUserSql(write) : updateUserSql(write), { mode: 0o600 });
     wrangler(['d1', 'execute', 'DB', ...o.target, '--yes', '--file', sqlFile]);
 
     const [users, ended] = parseResults(wrangler(['d1', 'execute', 'DB', ...o.target, '--json', '--command', resultSql(o.username.key, now)]));
     const user = users?.results[0] as { id: string; username: string; roles: string } | undefined;
     if (!user) throw new Error('the user was not found after writing it');
+    if (action === 'create' && user.id !== id) throw new RefusedError(`"${user.username}" was created by someone else meanwhile; nothing was changed`);
     const sessions = (ended?.results ?? []) as { id: string; last_used_at: number }[];
 
-    // Access tokens of the ended sessions go on the revocation list, as the Worker would do.
+    // Access tokens of the ended sessions go on the revocation list, as the Worker would do. D1
+    // first, KV second, as in the Worker: the fresh check of the admin API reads the session row in
+    // D1, so no old token is served as an administrator while these entries propagate.
     const entries = revocationEntries(sessions, now);
     if (entries.length > 0) {
       const kvFile = join(dir, 'revocations.json');
       writeFileSync(kvFile, JSON.stringify(entries), { mode: 0o600 });
       wrangler(['kv', 'bulk', 'put', kvFile, '--binding', 'KV', ...o.target]);
     }
-    console.log(
-      `edge-auth: user "${user.username}" (${user.id}) saved in ${where} with roles ${user.roles}` +
-        (sessions.length > 0 ? `; ${sessions.length} session(s) ended` : ''),
-    );
+    if (action === 'create') {
+      console.log(`edge-auth: created user "${user.username}" (${user.id}) in ${where} with roles ${user.roles}`);
+    } else {
+      const before = existing[0]!;
+      console.log(
+        `edge-auth: updated existing user "${user.username}" (${user.id}) in ${where}: password reset, roles ${before.roles} -> ${user.roles}, ` +
+          `account enabled and unlocked, ${sessions.length} session(s) ended`,
+      );
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -164,6 +207,10 @@ main().catch((err: unknown) => {
   if (err instanceof UsageError) {
     console.error(`edge-auth user:create: ${err.message}\n\n${USAGE}`);
     process.exit(2);
+  }
+  if (err instanceof RefusedError) {
+    console.error(`edge-auth user:create: refused: ${err.message}`);
+    process.exit(1);
   }
   console.error(`edge-auth user:create: ${err instanceof Error ? err.message : 'failed'}`);
   process.exit(1);

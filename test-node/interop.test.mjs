@@ -50,9 +50,9 @@ function b64urlJson(part) {
  * Returns the payload, or throws with the reason.
  */
 async function verifyIndependently(token, issuer, audience) {
-  const discovery = await (await http(new URL('.well-known/openid-configuration', `${issuer}/`))).json();
+  const discovery = await (await http(new URL('.well-known/oauth-authorization-server', `${issuer}/`))).json();
   assert.equal(discovery.issuer, issuer, 'discovery issuer');
-  assert.ok(discovery.id_token_signing_alg_values_supported.includes('ES256'));
+  assert.ok(discovery.access_token_signing_alg_values_supported.includes('ES256'));
   const jwksRes = await http(discovery.jwks_uri);
   const { keys } = await jwksRes.json();
 

@@ -260,14 +260,14 @@ describe('two administrators at once', () => {
     // A demotes B; B's request passed its fresh check just before (simulated: the write itself
     // carries B as actor), so only the guard inside the statement can stop it.
     await setRoles(c, b.id, []);
-    expect(await updateUserRow(c.env.DB, a.id, { roles: [] }, c.clock.seconds, b.id)).toBeUndefined();
-    expect(await updateUserRow(c.env.DB, target.user.id, { disabled: true }, c.clock.seconds, b.id)).toBeUndefined();
+    expect((await updateUserRow(c.env.DB, a.id, { roles: [] }, c.clock.seconds, b.id)).after).toBeUndefined();
+    expect((await updateUserRow(c.env.DB, target.user.id, { disabled: true }, c.clock.seconds, b.id)).after).toBeUndefined();
     expect((await deleteUserReturningSessions(c.env.DB, target.user.id, 'user_deleted', c.clock.seconds, b.id)).deleted).toBe(false);
     const rowA = await drizzle(c.env.DB).select().from(users).where(eq(users.id, a.id)).get();
     expect(JSON.parse(rowA!.roles)).toEqual(['admin']);
     expect((await c.request('GET', '/api/private', { token: target.access_token })).status).toBe(200); // target untouched, sessions not revoked
     // an admin actor still passes the same guard
-    expect(await updateUserRow(c.env.DB, target.user.id, { email: 'x@example.com' }, c.clock.seconds, a.id)).toBeDefined();
+    expect((await updateUserRow(c.env.DB, target.user.id, { email: 'x@example.com' }, c.clock.seconds, a.id)).after).toBeDefined();
   });
 });
 

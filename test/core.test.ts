@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { drizzle } from 'drizzle-orm/d1';
 import { eq } from 'drizzle-orm';
 import { users } from '../src/db/schema';
+import { withLowS } from '../src/crypto/ecdsa';
 import { hashPassword } from '../src/crypto/password';
 import { Client, errorOf, testEnv, type Alg } from './helpers';
 
@@ -19,9 +20,12 @@ describe.each(ALGS)('core with %s', (alg) => {
   /** Signs claims with the service's own current key: for tokens whose only flaw is a claim. */
   async function signWithServiceKey(c: Client, claims: Record<string, unknown>, header: Record<string, unknown> = {}) {
     const key = await c.ring().signingKey(c.clock.seconds);
-    return new SignJWT(claims)
+    const token = await new SignJWT(claims)
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt', ...header })
       .sign(key.key);
+    // As the service signs: ES256 signatures in the low-S half (src/crypto/ecdsa.ts), so a case
+    // fails for its claim, not for a high-S signature.
+    return key.alg === 'ES256' ? withLowS(token) : token;
   }
 
   function baseClaims(c: Client, token: string): Record<string, unknown> {

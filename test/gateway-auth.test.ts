@@ -47,6 +47,26 @@ describe('who gets through', () => {
     expect((await c.request('GET', '/svc/fresh/x', { token: admin.access_token })).status).toBe(401);
   });
 
+  it('an API key (Bearer or X-API-Key) passes as subject api_key; the key never reaches the upstream', async () => {
+    const c = gatewayClient();
+    const user = await userWith(c, []);
+    const res = await c.request('POST', '/auth/api-keys', { token: user.access_token, json: { name: 'gateway', roles: [] } });
+    expect(res.status).toBe(201);
+    const { api_key: key, key: view } = (await res.json()) as { api_key: string; key: { id: string } };
+    for (const headers of [{ Authorization: `Bearer ${key}` }, { 'X-API-Key': key }] as Record<string, string>[]) {
+      const got = await echo(await c.request('GET', '/svc/x', { headers }));
+      expect(got.headers['x-edge-auth-subject-type']).toBe('api_key');
+      expect(got.headers['x-edge-auth-user-id']).toBe(user.id);
+      expect(got.headers['x-edge-auth-session-id']).toBe(view.id);
+      expect(JSON.stringify(got.headers)).not.toContain(key);
+      const { payload } = await verifyAssertion(c, got.headers['x-edge-auth-assertion']!, 'service:UPSTREAM');
+      expect(payload.subject_type).toBe('api_key');
+    }
+    // On an anonymous route the key is not checked, and still never forwarded.
+    const open = await echo(await c.request('GET', '/svc/open/x', { headers: { 'X-API-Key': key } }));
+    expect(open.headers['x-api-key']).toBeUndefined();
+  });
+
   it('a revoked session is refused (logout)', async () => {
     const c = gatewayClient();
     const user = await userWith(c, []);

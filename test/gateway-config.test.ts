@@ -67,7 +67,7 @@ describe('gateway route table', () => {
   });
 
   it.each([
-    ['/auth/*'], ['/auth'], ['/auth/login'], ['/admin/*'], ['/.well-known/*'], ['/.well-known/jwks.json'], ['/health'],
+    ['/auth/*'], ['/auth'], ['/auth/login'], ['/auth/api-keys/*'], ['/admin/*'], ['/oauth/*'], ['/oauth/token'], ['/.well-known/*'], ['/.well-known/jwks.json'], ['/health'],
     ['/api/*'], ['/api/private'], ['/css/*'], ['/js/app.js'], ['/favicon.svg'], ['/index.html'],
   ])('refuses %s: it would shadow an own path or asset', (path) => {
     const { variable, message } = refusal([OK, { path, upstream: 'service:UPSTREAM' }]);

@@ -1,6 +1,7 @@
 // Issue 5: the key ring in D1, rotation with overlap, bounded reloads, JWKS and discovery, admin
 // key routes. Every rotation case runs for ES256 and for HS256 keys kept in D1 (no JWT_SECRET).
 import { decodeProtectedHeader, generateKeyPair, SignJWT, type JWK } from 'jose';
+import { withLowS } from '../src/crypto/ecdsa';
 import { describe, expect, it } from 'vitest';
 import { and, eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
@@ -58,9 +59,13 @@ describe.each<Alg>(['ES256', 'HS256'])('key rotation with %s', (alg) => {
     // The old key itself, to forge a long-lived token: what a leaked retired key could sign.
     const oldKey = await c.ring().signingKey(c.clock.seconds);
     expect(oldKey.kid).toBe(oldKid);
-    const longLived = await new SignJWT({ ...payloadOf(user.access_token), exp: c.clock.seconds + 86_400 })
-      .setProtectedHeader({ alg, kid: oldKid, typ: 'at+jwt' })
-      .sign(oldKey.key);
+    // Signed when used, with a current iat (an older one is refused as too old whatever the key).
+    const longLived = async () => {
+      const token = await new SignJWT({ ...payloadOf(user.access_token), iat: c.clock.seconds, exp: c.clock.seconds + 86_400 })
+        .setProtectedHeader({ alg, kid: oldKid, typ: 'at+jwt' })
+        .sign(oldKey.key);
+      return alg === 'ES256' ? withLowS(token) : token;
+    };
     if (alg === 'ES256') expect(await jwksKids(c)).toContain(oldKid);
 
     const rotatedAt = c.clock.seconds;
@@ -88,14 +93,14 @@ describe.each<Alg>(['ES256', 'HS256'])('key rotation with %s', (alg) => {
 
     // Until the overlap ends the old key verifies (the control), then it is gone everywhere.
     c.clock.seconds = rotatedAt + overlap - 1;
-    expect(await status(c, longLived)).toBe(200);
+    expect(await status(c, await longLived())).toBe(200);
     if (alg === 'ES256') expect(await jwksKids(c)).toContain(oldKid);
     c.clock.seconds = rotatedAt + overlap;
-    expect(await status(c, longLived)).toBe(401);
+    expect(await status(c, await longLived())).toBe(401);
     if (alg === 'ES256') expect(await jwksKids(c)).not.toContain(oldKid);
     // A second isolate (a fresh ring) refuses it as well.
     const other = new Client(envFor(alg), c.clock);
-    expect(await status(other, longLived)).toBe(401);
+    expect(await status(other, await longLived())).toBe(401);
 
     // The next rotation deletes the retired row, private half included.
     const admin2 = await c.login(admin.username, admin.password);
@@ -322,22 +327,32 @@ describe('JWKS and discovery', () => {
     expect(preflight.headers.get('Access-Control-Allow-Origin')).toBe('*');
   });
 
-  it('both discovery documents name the issuer, the JWKS, the endpoints and the algorithm', async () => {
+  it('publishes RFC 8414 metadata with only what is true, and no OpenID document (audit)', async () => {
     const c = new Client(testEnv({ JWT_ISSUER: 'https://auth.example.com' }));
-    const oidc = await c.request('GET', '/.well-known/openid-configuration');
     const oauth = await c.request('GET', '/.well-known/oauth-authorization-server');
-    expect(oidc.status).toBe(200);
-    expect(oidc.headers.get('Access-Control-Allow-Origin')).toBe('*');
-    const doc = (await oidc.json()) as Record<string, unknown>;
-    expect(await oauth.json()).toEqual(doc);
+    expect(oauth.status).toBe(200);
+    expect(oauth.headers.get('Access-Control-Allow-Origin')).toBe('*');
+    const doc = (await oauth.json()) as Record<string, unknown>;
     expect(doc).toMatchObject({
       issuer: 'https://auth.example.com',
       jwks_uri: 'https://auth.example.com/.well-known/jwks.json',
-      id_token_signing_alg_values_supported: ['ES256'],
+      // Empty, not absent: RFC 8414's default for an absent member would claim flows that do not exist.
+      response_types_supported: [],
+      grant_types_supported: ['client_credentials'],
+      token_endpoint: 'https://auth.example.com/oauth/token',
+      introspection_endpoint: 'https://auth.example.com/oauth/introspect',
+      revocation_endpoint: 'https://auth.example.com/oauth/revoke',
+      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      access_token_signing_alg_values_supported: ['ES256'],
       login_endpoint: 'https://auth.example.com/auth/login',
       refresh_endpoint: 'https://auth.example.com/auth/refresh',
     });
-    // No registered member whose protocol the /auth endpoints do not speak.
-    for (const member of ['token_endpoint', 'revocation_endpoint', 'registration_endpoint', 'userinfo_endpoint']) expect(doc).not.toHaveProperty(member);
+    // No registered member whose protocol the /auth endpoints do not speak, and nothing OpenID.
+    for (const member of ['registration_endpoint', 'userinfo_endpoint', 'authorization_endpoint',
+      'id_token_signing_alg_values_supported', 'subject_types_supported', 'claims_supported']) expect(doc).not.toHaveProperty(member);
+
+    const oidc = await c.request('GET', '/.well-known/openid-configuration');
+    expect(oidc.status).toBe(404);
+    expect(await oidc.json()).toMatchObject({ error: 'not_found', message: expect.stringContaining('/.well-known/oauth-authorization-server') });
   });
 });

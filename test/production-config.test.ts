@@ -96,7 +96,7 @@ describe('a production deployment with an insecure setting', () => {
     const res = await c.request('GET', '/health');
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: 'ok' });
-    const jwks = await c.request('GET', '/.well-known/openid-configuration');
+    const jwks = await c.request('GET', '/.well-known/oauth-authorization-server');
     expect(((await jwks.json()) as { issuer: string }).issuer).toBe('https://auth.example.com');
   });
 });

@@ -36,7 +36,7 @@ describe('security headers on every route class', () => {
     const cases: [string, Response, boolean][] = [
       ['health', await c.request('GET', '/health'), false],
       ['jwks', await c.request('GET', '/.well-known/jwks.json'), false],
-      ['discovery', await c.request('GET', '/.well-known/openid-configuration'), false],
+      ['discovery', await c.request('GET', '/.well-known/oauth-authorization-server'), false],
       ['register 201', await c.request('POST', '/auth/register', { json: { username: `hdr${t.username}`, password: 'correct horse battery' } }), true],
       ['login 200 (bearer)', await c.request('POST', '/auth/login', { json: { username: t.username, password: t.password } }), true],
       ['login 200 (cookie)', cookieLogin, true],
@@ -113,5 +113,11 @@ describe('static assets (public/_headers)', () => {
     expect(rules.get('x-content-type-options')).toBe('nosniff');
     expect(rules.get('referrer-policy')).toBe('no-referrer');
     expect(rules.get('x-frame-options')).toBe('DENY');
+  });
+
+  it('carries the same HSTS header as the API (audit: the SPA had none)', async () => {
+    const api = await new Client(testEnv()).request('GET', '/health');
+    expect(rules.get('strict-transport-security')).toBe(api.headers.get('Strict-Transport-Security'));
+    expect(rules.get('strict-transport-security')).toMatch(/^max-age=\d{8,}; includeSubDomains$/);
   });
 });

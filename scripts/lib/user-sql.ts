@@ -1,7 +1,7 @@
 // The SQL that `npm run user:create` runs through `wrangler d1 execute`. Pure functions, so the
 // escaping can be tested without a database. Every value is validated before it gets here; it is
 // still escaped as an SQL string literal, never pasted raw.
-import { coverSeconds, KV_MIN_TTL_SECONDS, sessionKey } from '../../src/tokens/revocation';
+import { coverSeconds, KV_MIN_TTL_SECONDS, sessionKey } from '../../src/tokens/revocation-plan';
 import { ACCESS_TOKEN_TTL_MAX, CLOCK_LEEWAY_MAX } from '../../src/config';
 
 /** An SQL string literal: quotes doubled; NUL refused (SQLite would cut the string there). */
@@ -15,10 +15,11 @@ function sqlInt(value: number): string {
   return String(value);
 }
 
-export interface UserUpsert {
+export interface UserWrite {
   id: string; // used only when the user is new
   username: string;
   usernameKey: string;
+  usernameSkeleton: string;
   passwordHash: string;
   /** Undefined: keep an existing user's roles (a new user gets none). */
   roles: string[] | undefined;
@@ -29,31 +30,52 @@ export interface UserUpsert {
 
 export const CLI_REASON = 'user_create_cli';
 
+/** The accounts a new name would collide with: the same name (any case) or a look-alike of it. */
+export function existingSql(usernameKey: string, usernameSkeleton: string): string {
+  return `SELECT id, username, username_key, roles FROM users WHERE username_key = ${sqlString(usernameKey)} OR username_skeleton = ${sqlString(usernameSkeleton)};`;
+}
+
+function auditSql(u: UserWrite, created: boolean): string {
+  const now = sqlInt(u.now);
+  // Who (no actor: a shell with database access), what roles now, how many sessions ended.
+  return `INSERT INTO audit_log (at, event, outcome, actor_id, subject_id, ip, user_agent, request_id, detail)
+SELECT ${now}, ${sqlString(CLI_REASON)}, 'success', NULL, id, NULL, 'edge-auth user:create', NULL,
+  json_object('roles', json(roles), 'created', json('${created}'),
+    'sessions_ended', (SELECT count(*) FROM sessions WHERE user_id = users.id AND revoked_at = ${now} AND revoked_reason = ${sqlString(CLI_REASON)}))
+FROM users WHERE ${created ? `id = ${sqlString(u.id)}` : `username_key = ${sqlString(u.usernameKey)}`};`;
+}
+
 /**
- * Creates the user or, when the username exists, sets the password (and roles/email when given),
- * enables and unlocks the account, ends its sessions (as a password change does) and audits it.
+ * Creates the user, only if neither the name nor a look-alike of it exists (ON CONFLICT DO NOTHING
+ * covers both unique indexes; the caller reads back whether its id was inserted).
  */
-export function upsertUserSql(u: UserUpsert): string {
+export function insertUserSql(u: UserWrite): string {
+  const now = sqlInt(u.now);
+  const email = u.email === undefined ? 'NULL' : sqlString(u.email);
+  return [
+    `INSERT INTO users (id, username, username_key, username_skeleton, email, password_hash, roles, disabled, failed_logins, locked_until, created_at, updated_at)
+VALUES (${sqlString(u.id)}, ${sqlString(u.username)}, ${sqlString(u.usernameKey)}, ${sqlString(u.usernameSkeleton)}, ${email}, ${sqlString(u.passwordHash)}, ${sqlString(JSON.stringify(u.roles ?? []))}, 0, 0, NULL, ${now}, ${now})
+ON CONFLICT DO NOTHING;`,
+    auditSql(u, true),
+  ].join('\n');
+}
+
+/**
+ * Updates the existing user of that name (never a look-alike): sets the password (and roles/email
+ * when given), enables and unlocks the account, ends its sessions (as a password change does) and
+ * audits it. Only with --update-existing.
+ */
+export function updateUserSql(u: UserWrite): string {
   const now = sqlInt(u.now);
   const key = sqlString(u.usernameKey);
-  const roles = sqlString(JSON.stringify(u.roles ?? []));
-  const email = u.email === undefined ? 'NULL' : sqlString(u.email);
-  const byKey = `(SELECT id FROM users WHERE username_key = ${key})`;
   return [
-    `INSERT INTO users (id, username, username_key, email, password_hash, roles, disabled, failed_logins, locked_until, created_at, updated_at)
-VALUES (${sqlString(u.id)}, ${sqlString(u.username)}, ${key}, ${email}, ${sqlString(u.passwordHash)}, ${roles}, 0, 0, NULL, ${now}, ${now})
-ON CONFLICT (username_key) DO UPDATE SET
-  password_hash = excluded.password_hash,
-  roles = ${u.roles === undefined ? 'users.roles' : 'excluded.roles'},
-  email = ${u.email === undefined ? 'users.email' : 'excluded.email'},
-  disabled = 0, failed_logins = 0, locked_until = NULL, updated_at = excluded.updated_at;`,
-    `UPDATE sessions SET revoked_at = ${now}, revoked_reason = ${sqlString(CLI_REASON)} WHERE user_id = ${byKey} AND revoked_at IS NULL;`,
-    // The audit row: who (no actor: a shell with database access), what roles now, how many sessions ended.
-    `INSERT INTO audit_log (at, event, outcome, actor_id, subject_id, ip, user_agent, request_id, detail)
-SELECT ${now}, ${sqlString(CLI_REASON)}, 'success', NULL, id, NULL, 'edge-auth user:create', NULL,
-  json_object('roles', json(roles), 'created', json(CASE WHEN id = ${sqlString(u.id)} THEN 'true' ELSE 'false' END),
-    'sessions_ended', (SELECT count(*) FROM sessions WHERE user_id = users.id AND revoked_at = ${now} AND revoked_reason = ${sqlString(CLI_REASON)}))
-FROM users WHERE username_key = ${key};`,
+    `UPDATE users SET password_hash = ${sqlString(u.passwordHash)},
+  roles = ${u.roles === undefined ? 'roles' : sqlString(JSON.stringify(u.roles))},
+  email = ${u.email === undefined ? 'email' : sqlString(u.email)},
+  disabled = 0, failed_logins = 0, locked_until = NULL, updated_at = ${now}
+WHERE username_key = ${key};`,
+    `UPDATE sessions SET revoked_at = ${now}, revoked_reason = ${sqlString(CLI_REASON)} WHERE user_id = (SELECT id FROM users WHERE username_key = ${key}) AND revoked_at IS NULL;`,
+    auditSql(u, false),
   ].join('\n');
 }
 

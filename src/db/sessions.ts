@@ -118,14 +118,17 @@ export async function revokeSession(db: D1Database, id: string, reason: string, 
 
 /**
  * Sessions already revoked that may still have live access tokens (an access token was issued
- * after `since`). Their revocation entries are written again by every later revocation request:
- * a KV write is idempotent, and this is how a revocation whose KV step failed gets repaired by a
- * retry (D1 already says "revoked", so the retry would otherwise find nothing to do).
+ * after `since`), most recently used first, at most `limit`. Their revocation entries are written
+ * again by every later revocation request: a KV write is idempotent, and this is how a revocation
+ * whose KV step failed gets repaired by a retry (D1 already says "revoked", so the retry would
+ * otherwise find nothing to do). Past the entry limit a user cutoff covers them all, so `limit`
+ * only needs to tell whether there are more than that.
  */
 export async function revokedSince(
   db: D1Database,
-  scope: { userId: string; ids?: readonly string[]; exceptId?: string },
+  scope: { userId: string; ids?: readonly string[]; exceptId?: string | undefined },
   since: number,
+  limit: number,
 ): Promise<RevokedRow[]> {
   return drizzle(db)
     .select(revokedColumns)
@@ -139,7 +142,8 @@ export async function revokedSince(
         scope.exceptId ? ne(sessions.id, scope.exceptId) : undefined,
       ),
     )
-    .limit(100)
+    .orderBy(desc(sessions.lastUsedAt))
+    .limit(limit)
     .all();
 }
 

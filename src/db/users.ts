@@ -40,6 +40,7 @@ const adminColumns = {
   id: users.id,
   username: users.username,
   usernameKey: users.usernameKey,
+  usernameSkeleton: users.usernameSkeleton,
   email: users.email,
   roles: users.roles,
   disabled: users.disabled,
@@ -68,15 +69,40 @@ export async function findUserById(db: D1Database, id: string): Promise<UserRow 
   return drizzle(db).select().from(users).where(eq(users.id, id)).get();
 }
 
+/**
+ * The user behind an access token, read together with the token's session in one statement (a
+ * fresh check costs one D1 read). `sessionLive` is false when D1 says the session has ended or
+ * its row is gone (the clean-up removes a row only once none of its access tokens can be valid):
+ * D1 is the record, the KV revocation list only its eventually consistent copy.
+ */
+export async function findUserWithSession(
+  db: D1Database,
+  userId: string,
+  sessionId: string,
+): Promise<{ user: UserRow; sessionLive: boolean } | undefined> {
+  const row = await drizzle(db)
+    .select({ user: users, sessionId: sessions.id, revokedAt: sessions.revokedAt })
+    .from(users)
+    .leftJoin(sessions, and(eq(sessions.id, sessionId), eq(sessions.userId, users.id)))
+    .where(eq(users.id, userId))
+    .get();
+  if (!row) return undefined;
+  return { user: row.user, sessionLive: row.sessionId !== null && row.revokedAt === null };
+}
+
 export interface NewUser {
   username: string;
   usernameKey: string;
+  usernameSkeleton: string;
   email: string | null;
   passwordHash: string;
   roles: string[];
 }
 
-/** Inserts the user; returns undefined when the username is taken (no exception, no race). */
+/**
+ * Inserts the user; returns undefined when the username or a look-alike of it is taken (no
+ * exception, no race: the conflict clause covers both unique indexes).
+ */
 export async function insertUser(db: D1Database, input: NewUser, now: number): Promise<UserRow | undefined> {
   const rows = await drizzle(db)
     .insert(users)
@@ -84,13 +110,14 @@ export async function insertUser(db: D1Database, input: NewUser, now: number): P
       id: randomId(),
       username: input.username,
       usernameKey: input.usernameKey,
+      usernameSkeleton: input.usernameSkeleton,
       email: input.email,
       passwordHash: input.passwordHash,
       roles: JSON.stringify(input.roles),
       createdAt: now,
       updatedAt: now,
     })
-    .onConflictDoNothing({ target: users.usernameKey })
+    .onConflictDoNothing()
     .returning();
   return rows[0];
 }
@@ -154,19 +181,34 @@ function actorIsAdmin(actorId: string) {
   return sql`EXISTS (SELECT 1 FROM users AS actor, json_each(actor.roles) AS r WHERE actor.id = ${actorId} AND actor.disabled = 0 AND r.value = 'admin')`;
 }
 
-/** Undefined when the user does not exist or, with `actorId`, the actor is no longer an admin. */
-export async function updateUser(db: D1Database, id: string, changes: UserChanges, now: number, actorId?: string): Promise<UserWithoutHash | undefined> {
-  const rows = await drizzle(db)
-    .update(users)
-    .set({
-      ...(changes.roles !== undefined ? { roles: JSON.stringify(changes.roles) } : {}),
-      ...(changes.email !== undefined ? { email: changes.email } : {}),
-      ...(changes.disabled !== undefined ? { disabled: changes.disabled } : {}),
-      updatedAt: now,
-    })
-    .where(and(eq(users.id, id), actorId ? actorIsAdmin(actorId) : undefined))
-    .returning(adminColumns);
-  return rows[0];
+/**
+ * Applies `changes` and returns the row as it was just before and just after, read in the same D1
+ * batch (a transaction): the caller decides what changed from the update itself, not from a read
+ * made earlier, which a concurrent change could have made stale (audit finding 7). `after` is
+ * undefined when the user does not exist or, with `actorId`, the actor is no longer an admin.
+ */
+export async function updateUser(
+  db: D1Database,
+  id: string,
+  changes: UserChanges,
+  now: number,
+  actorId?: string,
+): Promise<{ before: UserWithoutHash | undefined; after: UserWithoutHash | undefined }> {
+  const orm = drizzle(db);
+  const [before, after] = await orm.batch([
+    orm.select(adminColumns).from(users).where(eq(users.id, id)),
+    orm
+      .update(users)
+      .set({
+        ...(changes.roles !== undefined ? { roles: JSON.stringify(changes.roles) } : {}),
+        ...(changes.email !== undefined ? { email: changes.email } : {}),
+        ...(changes.disabled !== undefined ? { disabled: changes.disabled } : {}),
+        updatedAt: now,
+      })
+      .where(and(eq(users.id, id), actorId ? actorIsAdmin(actorId) : undefined))
+      .returning(adminColumns),
+  ]);
+  return { before: before[0], after: after[0] };
 }
 
 /** Clears the failed-login counter and any lock (the lockout itself lives with login). */

@@ -12,6 +12,7 @@
 import { SignJWT } from 'jose';
 import type { AuthContext } from '../app-env';
 import type { Config } from '../config';
+import type { SubjectType as CredentialSubject } from '../services/authenticate';
 import type { KeyRing } from '../tokens/keys';
 
 export const ASSERTION_TYPE = 'edge-auth-assertion+jwt';
@@ -25,7 +26,8 @@ export const MIN_LIFETIME_SECONDS = 5;
 /** Bounds the per-isolate cache; when full it is emptied (a cold cache only costs signatures). */
 export const MAX_CACHED = 2_048;
 
-export type SubjectType = 'user' | 'anonymous';
+/** The subject model (user session, API key, OAuth client), or nobody. */
+export type SubjectType = CredentialSubject | 'anonymous';
 
 export interface AssertionClaims {
   iss: string;
@@ -50,7 +52,7 @@ const cache = new Map<string, Cached>();
 function cacheKey(auth: AuthContext | undefined, audience: string, kid: string): string {
   // The access token's jti and the (possibly freshly read) roles and username are part of the key:
   // a refresh or a role change never reuses an assertion made for the old identity.
-  const who = auth ? `${auth.sessionId}\u0000${auth.jti}\u0000${auth.username}\u0000${auth.roles.join(',')}` : 'anonymous';
+  const who = auth ? `${auth.subject}\u0000${auth.sessionId}\u0000${auth.jti}\u0000${auth.username}\u0000${auth.roles.join(',')}` : 'anonymous';
   return `${kid}\u0000${audience}\u0000${who}`;
 }
 
@@ -65,7 +67,7 @@ export async function identityAssertion(ring: KeyRing, config: Config, auth: Aut
   // leeway after its expiry still gets an assertion the origin can accept (MIN_LIFETIME_SECONDS).
   const exp = auth ? Math.min(now + ASSERTION_TTL_SECONDS, Math.max(auth.exp, now + MIN_LIFETIME_SECONDS)) : now + ASSERTION_TTL_SECONDS;
   const claims: Omit<AssertionClaims, 'iss' | 'aud' | 'iat' | 'exp' | 'jti' | 'sub'> = auth
-    ? { subject_type: 'user', sid: auth.sessionId, username: auth.username, roles: auth.roles }
+    ? { subject_type: auth.subject, sid: auth.sessionId, username: auth.username, roles: auth.roles }
     : { subject_type: 'anonymous' };
   const jwt = new SignJWT({ ...claims })
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ASSERTION_TYPE })

@@ -19,8 +19,8 @@ export const IDENTITY_HEADERS = {
 } as const;
 
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
-/** Forwarding headers a client could forge; the gateway writes its own. */
-const FORWARDING = ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-real-ip', 'x-request-id'];
+/** Forwarding headers a client could forge; the gateway writes its own. X-API-Key is an edge-auth credential. */
+const FORWARDING = ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-real-ip', 'x-request-id', 'x-api-key'];
 const OWN_COOKIES = new Set([ACCESS_COOKIE, REFRESH_COOKIE, CSRF_COOKIE]);
 
 /** edge-auth's cookies, whatever prefix a client put on them. */
@@ -36,7 +36,7 @@ export function withoutOwnCookies(cookie: string): string | null {
 
 export interface ForwardContext {
   auth: AuthContext | undefined;
-  /** The Authorization header carried an edge-auth bearer token (removed). */
+  /** The Authorization header carried an edge-auth credential (access token or API key; removed). */
   bearer: boolean;
   requestId: string;
   clientIp: string | null;
@@ -72,7 +72,7 @@ export function upstreamRequestHeaders(incoming: Headers, ctx: ForwardContext): 
     out.push(['upgrade', 'websocket'], ['connection', 'Upgrade']);
   }
 
-  const subject: SubjectType = ctx.auth ? 'user' : 'anonymous';
+  const subject: SubjectType = ctx.auth ? ctx.auth.subject : 'anonymous';
   out.push([IDENTITY_HEADERS.subjectType, subject]);
   if (ctx.auth) {
     out.push(

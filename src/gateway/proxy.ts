@@ -34,7 +34,7 @@ async function callerOf(c: Context<AppEnv>, route: GatewayRoute): Promise<{ auth
   }
   // optional: a token that is presented must be valid (never silently downgraded to anonymous).
   const auth = await verifyPresented(c, presented, { roles: route.roles, fresh: route.fresh });
-  return { auth, bearer: presented.via === 'bearer' };
+  return { auth, bearer: presented.via !== 'cookie' };
 }
 
 /** The path the upstream sees: the prefix stripped, under the upstream's base path. */
@@ -57,7 +57,7 @@ async function proxy(c: Context<AppEnv>, route: GatewayRoute, url: URL, event: L
   const websocket = c.req.header('Upgrade')?.toLowerCase() === 'websocket';
   const { auth, bearer } = await callerOf(c, route);
   event.userId = auth?.userId;
-  event.subjectType = auth ? 'user' : 'anonymous';
+  event.subjectType = auth ? auth.subject : 'anonymous';
   // A WebSocket handshake is a GET, which the CSRF rule lets through; a cookie-authenticated one
   // from a foreign page would be cross-site WebSocket hijacking, so its Origin must be allowed.
   if (websocket && auth?.via === 'cookie' && !originAllowed(c)) {

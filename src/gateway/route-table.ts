@@ -43,7 +43,7 @@ export const MAX_ROUTES = 64;
  * Paths edge-auth answers itself, and the demo SPA's assets (public/): a route may not cover them.
  * The asset entries mirror public/ (checked by test/gateway-config.test.ts); "/" is the SPA itself.
  */
-export const RESERVED_PREFIXES = ['/auth', '/admin', '/.well-known', '/health', '/api', '/css', '/js', '/favicon.svg', '/index.html', '/_headers'] as const;
+export const RESERVED_PREFIXES = ['/auth', '/admin', '/oauth', '/.well-known', '/health', '/api', '/css', '/js', '/favicon.svg', '/index.html', '/_headers'] as const;
 
 const KEYS = new Set(['path', 'methods', 'auth', 'roles', 'fresh', 'upstream', 'strip_prefix', 'max_body_bytes', 'timeout_ms']);
 // RFC 3986 path characters without '%' (no encoded tricks), '*' only as the final "/*".

@@ -15,9 +15,31 @@ export const MAX_ROLES_PER_USER = 16;
  * NFKC first, so compatibility look-alikes (full-width letters, ligatures) fold to the ASCII they
  * imitate and then either match the alphabet or are refused; the lower-cased form is the unique key.
  */
-export function normalizeUsername(raw: string): { username: string; key: string } {
+export function normalizeUsername(raw: string): { username: string; key: string; skeleton: string } {
   const username = raw.normalize('NFKC');
-  return { username, key: username.toLowerCase() };
+  return { username, key: username.toLowerCase(), skeleton: usernameSkeleton(username) };
+}
+
+// Look-alike characters of the username alphabet, in the spirit of Unicode TS #39's confusable
+// skeletons restricted to what USERNAME_PATTERN allows. Usernames are case-insensitive, so 'I'
+// (capital i, like 'l') and 'i' are the same key, which makes i, l and 1 one class. Digraphs
+// are folded after the single characters, so 'cI' (-> 'cl') also meets 'd'.
+const SKELETON_CHARS: Record<string, string> = { i: 'l', '1': 'l', '0': 'o' };
+const SKELETON_DIGRAPHS: [RegExp, string][] = [
+  [/rn/g, 'm'],
+  [/vv/g, 'w'],
+  [/cl/g, 'd'],
+];
+
+/**
+ * The look-alike skeleton of a (normalised) username: two names with one skeleton could be
+ * mistaken for each other ('aIice' and 'alice', 'rnodern' and 'modern', 'bobO' and 'bob0'),
+ * so only one account may hold it (users.username_skeleton is unique).
+ */
+export function usernameSkeleton(username: string): string {
+  let out = username.toLowerCase().replace(/[i10]/g, (ch) => SKELETON_CHARS[ch]!);
+  for (const [pattern, replacement] of SKELETON_DIGRAPHS) out = out.replace(pattern, replacement);
+  return out;
 }
 
 export const username = z
@@ -28,8 +50,21 @@ export const username = z
     message: 'username must be 3 to 64 characters of letters, digits, ".", "_" or "-", starting with a letter or digit',
   });
 
+/** A UTF-16 surrogate without its pair: JSON can carry one, UTF-8 cannot encode it. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const WELL_FORMED = { message: 'password must be valid Unicode text (no unpaired surrogates)' };
+
+/**
+ * Encoding to UTF-8 turns every lone surrogate into U+FFFD, so distinct passwords would hash the
+ * same: refused as invalid input instead.
+ */
+export function isWellFormed(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
+}
+
 export const password = z
   .string({ error: 'password must be a string' })
+  .refine(isWellFormed, WELL_FORMED)
   .refine((p) => utf8(p).length >= PASSWORD_MIN_BYTES, { message: `password must be at least ${PASSWORD_MIN_BYTES} bytes` })
   .refine((p) => utf8(p).length <= PASSWORD_MAX_BYTES, { message: `password must be at most ${PASSWORD_MAX_BYTES} bytes` });
 
@@ -37,6 +72,7 @@ export const password = z
 export const loginPassword = z
   .string({ error: 'password must be a string' })
   .min(1, 'password is required')
+  .refine(isWellFormed, WELL_FORMED)
   .refine((p) => utf8(p).length <= PASSWORD_MAX_BYTES, { message: `password must be at most ${PASSWORD_MAX_BYTES} bytes` });
 
 export const email = z.email({ error: 'email must be a valid address' }).max(254, 'email is too long');

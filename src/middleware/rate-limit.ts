@@ -47,6 +47,21 @@ export function clientBucket(c: Context): string {
   return ipBucket(parseClientIp(c.req.header('CF-Connecting-IP')));
 }
 
+/**
+ * Throttling of a signed-in route that verifies the caller's password (password change, and any
+ * later one), after requireAuth and before the body is read, so a throttled call costs no hashing
+ * and writes no audit row. It shares the login budgets: password checks per client address
+ * (RL_LOGIN_IP) and per account (RL_LOGIN_USER, keyed as login keys it), whichever route they use.
+ */
+export function rateLimitPasswordCheck(): MiddlewareHandler<AppEnv> {
+  return async function rateLimitPasswordCheckMiddleware(c, next) {
+    await enforceRateLimit(c, 'RL_LOGIN_IP', `ip:${clientBucket(c)}`);
+    // Usernames are stored NFKC-normalised and never change: this is login's username key.
+    await enforceRateLimit(c, 'RL_LOGIN_USER', `user:${c.get('auth').username.toLowerCase()}`);
+    await next();
+  };
+}
+
 /** Per-client-IP throttling of a route, before its body is even read. */
 export function rateLimitByIp(name: RateLimitBinding): MiddlewareHandler<AppEnv> {
   return async function rateLimitByIpMiddleware(c, next) {

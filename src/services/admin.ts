@@ -18,6 +18,8 @@ import {
 import { AppError, insufficientScope } from '../errors';
 import { decodeCursor, decodeIntCursor, encodeCursor } from '../lib/cursor';
 import type { RequestMeta } from '../lib/request-meta';
+import { keysWithOwner } from '../db/api-keys';
+import { syncApiKeys } from '../tokens/api-keys';
 import { deleteUserEndingSessions, endUserSessions } from '../tokens/refresh';
 
 /** The built-in role that the admin API requires. */
@@ -88,20 +90,21 @@ function sameRoles(a: readonly string[], b: readonly string[]): boolean {
  * is the way back in if every administrator is lost anyway.
  */
 export async function updateUser(d: AdminDeps, id: string, changes: UserChanges): Promise<AdminUser> {
-  const before = await findUserWithoutHash(d.env.DB, id);
-  if (!before) throw noSuchUser();
   const roles = changes.roles !== undefined ? [...new Set(changes.roles)] : undefined;
   if (id === d.actorId && (changes.disabled === true || (roles !== undefined && !roles.includes(ADMIN_ROLE)))) {
     throw new AppError('conflict', 'Administrators cannot disable or demote themselves.');
   }
-  const after = await updateUserRow(d.env.DB, id, { ...changes, roles }, d.now, d.actorId);
+  // What changed is decided from the row as the update found it (same transaction), so two
+  // concurrent PATCHes each see their true predecessor and a narrowing is never missed.
+  const { before, after } = await updateUserRow(d.env.DB, id, { ...changes, roles }, d.now, d.actorId);
+  if (!before) throw noSuchUser();
   if (!after) throw await lostRace(d, id);
 
   const oldRoles = parseRoles(before.roles);
-  const rolesChanged = roles !== undefined && !sameRoles(oldRoles, roles);
-  const disabled = changes.disabled === true && !before.disabled;
-  const enabled = changes.disabled === false && before.disabled;
-  const emailChanged = changes.email !== undefined && changes.email !== before.email;
+  const rolesChanged = !sameRoles(oldRoles, parseRoles(after.roles));
+  const disabled = after.disabled && !before.disabled;
+  const enabled = !after.disabled && before.disabled;
+  const emailChanged = after.email !== before.email;
 
   // After the update, so a refresh racing with this request either sees the new state or has its
   // session revoked here. One revocation covers both a role change and a disable in one PATCH.
@@ -109,7 +112,9 @@ export async function updateUser(d: AdminDeps, id: string, changes: UserChanges)
   if (rolesChanged || disabled) {
     ended = await endUserSessions(d.env, d.config, id, disabled ? 'user_disabled' : 'roles_changed', d.now);
   }
-  if (rolesChanged) await audit(d, id, { event: 'role_change', outcome: 'success', detail: { from: oldRoles, to: roles, sessions_ended: ended } });
+  // API keys carry at most their owner's current roles, and none while the owner is disabled.
+  if (rolesChanged || disabled || enabled) await syncApiKeys(d.env, id, d.now);
+  if (rolesChanged) await audit(d, id, { event: 'role_change', outcome: 'success', detail: { from: oldRoles, to: parseRoles(after.roles), sessions_ended: ended } });
   if (disabled) await audit(d, id, { event: 'user_disable', outcome: 'success', detail: { sessions_ended: ended } });
   if (enabled) await audit(d, id, { event: 'user_enable', outcome: 'success' });
   // The address itself is personal data, not needed to tell what happened: only the field name.
@@ -124,8 +129,11 @@ async function lostRace(d: AdminDeps, id: string): Promise<AppError> {
 
 export async function deleteUser(d: AdminDeps, id: string): Promise<void> {
   if (id === d.actorId) throw new AppError('conflict', 'Administrators cannot delete themselves.');
+  // The keys go with the user (ON DELETE CASCADE): their KV copies are found by hash first.
+  const { keys } = await keysWithOwner(d.env.DB, id, d.now);
   const { deleted, ended } = await deleteUserEndingSessions(d.env, d.config, id, d.now, d.actorId);
   if (!deleted) throw await lostRace(d, id);
+  await syncApiKeys(d.env, id, d.now, keys.map((k) => k.keyHash));
   await audit(d, id, { event: 'user_delete', outcome: 'success', detail: { sessions_ended: ended } });
 }
 

@@ -4,6 +4,7 @@
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import type { Config } from '../config';
 import { AppError, invalidToken } from '../errors';
+import { isHighS, signatureOf, withLowS } from '../crypto/ecdsa';
 import { randomId } from '../crypto/random';
 import type { KeyRing } from './keys';
 
@@ -21,6 +22,8 @@ export interface AccessClaims {
   roles: string[];
   iat: number;
   exp: number;
+  /** Present on tokens issued to an OAuth client (client_credentials, RFC 9068 section 2.2). */
+  client_id?: string;
 }
 
 export interface IssuedAccessToken {
@@ -33,13 +36,15 @@ export interface IssuedAccessToken {
 export async function signAccessToken(
   ring: KeyRing,
   config: Config,
-  subject: { userId: string; username: string; sessionId: string; roles: string[] },
+  subject: { userId: string; username: string; sessionId: string; roles: string[]; clientId?: string },
   now: number,
 ): Promise<IssuedAccessToken> {
   const key = await ring.signingKey(now);
   const jti = randomId();
   const exp = now + config.accessTtl;
-  const token = await new SignJWT({ sid: subject.sessionId, username: subject.username, roles: subject.roles })
+  const claims: Record<string, unknown> = { sid: subject.sessionId, username: subject.username, roles: subject.roles };
+  if (subject.clientId !== undefined) claims.client_id = subject.clientId;
+  const token = await new SignJWT(claims)
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYPE })
     .setIssuer(config.issuer)
     .setAudience(config.audience[0]!)
@@ -48,7 +53,8 @@ export async function signAccessToken(
     .setExpirationTime(exp)
     .setJti(jti)
     .sign(key.key);
-  return { token, jti, exp, expiresIn: config.accessTtl };
+  // One valid encoding per token (crypto/ecdsa.ts): verification refuses the high-S twin.
+  return { token: key.alg === 'ES256' ? withLowS(token) : token, jti, exp, expiresIn: config.accessTtl };
 }
 
 /** Maps jose's failure codes to the API's messages in one place. Never includes the token. */
@@ -83,6 +89,10 @@ export async function verifyAccessToken(ring: KeyRing, config: Config, token: st
   }
   const key = await ring.verifyKey(header.kid, now);
   if (!key) throw invalidToken('The access token key is unknown.');
+  if (config.alg === 'ES256') {
+    const signature = signatureOf(token);
+    if (!signature || isHighS(signature)) throw invalidToken('The access token signature is invalid.');
+  }
 
   try {
     const { payload } = await jwtVerify(token, key, {
@@ -94,13 +104,16 @@ export async function verifyAccessToken(ring: KeyRing, config: Config, token: st
       currentDate: new Date(now * 1000),
       requiredClaims: ['sub', 'iat', 'exp', 'jti', 'sid'],
     });
-    const { sub, sid, jti, roles, iat, exp, username } = payload;
+    const { sub, sid, jti, roles, iat, exp, username, client_id: clientId } = payload;
     if (typeof sub !== 'string' || typeof sid !== 'string' || typeof username !== 'string' || typeof jti !== 'string' || !isStringArray(roles) ||
-        typeof iat !== 'number' || typeof exp !== 'number') {
+        typeof iat !== 'number' || typeof exp !== 'number' || (clientId !== undefined && (typeof clientId !== 'string' || clientId !== sub))) {
       throw invalidToken('The access token claims are malformed.');
     }
     if (iat > now + config.leeway) throw invalidToken('The access token was issued in the future.');
-    return { sub, username, sid, jti, roles, iat, exp };
+    // No token we issue lives longer than the access lifetime: an older `iat` means a token from a
+    // past configuration or a forged lifetime, refused whatever its `exp` says.
+    if (now - iat > config.accessTtl + config.leeway) throw invalidToken('The access token is too old.');
+    return clientId === undefined ? { sub, username, sid, jti, roles, iat, exp } : { sub, username, sid, jti, roles, iat, exp, client_id: clientId };
   } catch (err) {
     throw explain(err);
   }

@@ -26,6 +26,7 @@ import {
 import type { SessionRow } from '../db/schema';
 import { deleteUserReturningSessions } from '../db/users';
 import { KV_MIN_TTL_SECONDS, revokeSessionTokens } from './revocation';
+import { SESSION_ENTRY_LIMIT } from './revocation-plan';
 
 const REFRESH_TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/; // 32 bytes, base64url
 const recordKey = (hash: string) => `refresh:${hash}`;
@@ -178,9 +179,13 @@ export async function endSessions(
     if (row) revoked.push(row);
   }
   // Already revoked but possibly not in KV (a failed earlier attempt): write their entries again.
-  const again = userId && revoked.length < ids.length ? await revokedSince(stores.DB, { userId, ids }, liveSince(config, now)) : [];
-  await revokeSessionTokens(stores.KV, dedupe([...revoked, ...again]), { accessTtl: config.accessTtl, leeway: config.leeway }, reason, now);
+  const again = userId && revoked.length < ids.length ? await revokedSince(stores.DB, { userId, ids }, liveSince(config, now), ids.length) : [];
+  await revokeSessionTokens(stores.KV, dedupe([...revoked, ...again]), timingOf(config), reason, now, { userId });
   return revoked.length;
+}
+
+function timingOf(config: Config) {
+  return { accessTtl: config.accessTtl, leeway: config.leeway };
 }
 
 /** Sessions used after this time may still have live access tokens. */
@@ -192,7 +197,11 @@ function dedupe<T extends { id: string }>(rows: T[]): T[] {
   return [...new Map(rows.map((r) => [r.id, r])).values()];
 }
 
-/** Ends every live session of a user (logout everywhere, password change, admin action). */
+/**
+ * Ends every live session of a user (logout everywhere, password change, admin action). D1 first,
+ * then KV: O(1) KV writes whatever the number of sessions (a user cutoff past
+ * SESSION_ENTRY_LIMIT, tokens/revocation-plan.ts).
+ */
 export async function endUserSessions(
   stores: Stores,
   config: Config,
@@ -203,9 +212,9 @@ export async function endUserSessions(
 ): Promise<number> {
   const [revoked, again] = await Promise.all([
     revokeUserSessions(stores.DB, userId, reason, now, exceptSessionId),
-    revokedSince(stores.DB, { userId, exceptId: exceptSessionId }, liveSince(config, now)),
+    revokedSince(stores.DB, { userId, exceptId: exceptSessionId }, liveSince(config, now), SESSION_ENTRY_LIMIT + 1),
   ]);
-  await revokeSessionTokens(stores.KV, dedupe([...revoked, ...again]), { accessTtl: config.accessTtl, leeway: config.leeway }, reason, now);
+  await revokeSessionTokens(stores.KV, dedupe([...revoked, ...again]), timingOf(config), reason, now, { userId, except: exceptSessionId });
   return revoked.length;
 }
 
@@ -221,6 +230,6 @@ export async function deleteUserEndingSessions(
   actorId?: string,
 ): Promise<{ deleted: boolean; ended: number }> {
   const { deleted, revoked } = await deleteUserReturningSessions(stores.DB, userId, 'user_deleted', now, actorId);
-  await revokeSessionTokens(stores.KV, revoked, { accessTtl: config.accessTtl, leeway: config.leeway }, 'user_deleted', now);
+  await revokeSessionTokens(stores.KV, revoked, timingOf(config), 'user_deleted', now, { userId });
   return { deleted, ended: revoked.length };
 }
