@@ -86,7 +86,8 @@ export async function startOrigin(options = {}) {
 
   async function route(req, res, url, claims) {
     const path = url.pathname;
-    const user = claims.subject_type === 'user' ? claims.sub : undefined;
+    // A signed-in user or one of their API keys acts as that user; an OAuth client or nobody does not.
+    const user = claims.subject_type === 'user' || claims.subject_type === 'api_key' ? claims.sub : undefined;
     if (path === '/health' && req.method === 'GET') return send(res, 200, { status: 'ok' });
     if (path === '/whoami' && req.method === 'GET') return send(res, 200, { claims });
     if (!user) return send(res, 403, { error: 'forbidden', message: 'This route needs a signed-in user.' });
