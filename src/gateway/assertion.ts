@@ -12,6 +12,7 @@
 import { SignJWT } from 'jose';
 import type { AuthContext } from '../app-env';
 import type { Config } from '../config';
+import { withLowS } from '../crypto/ecdsa';
 import type { SubjectType as CredentialSubject } from '../services/authenticate';
 import type { KeyRing } from '../tokens/keys';
 
@@ -77,7 +78,10 @@ export async function identityAssertion(ring: KeyRing, config: Config, auth: Aut
     .setExpirationTime(exp)
     .setJti(crypto.randomUUID());
   if (auth) jwt.setSubject(auth.userId);
-  const token = await jwt.sign(key.key);
+  const signed = await jwt.sign(key.key);
+  // Like access tokens (crypto/ecdsa.ts): one valid encoding, so strict verifiers that refuse the
+  // high-S twin accept every assertion.
+  const token = key.alg === 'ES256' ? withLowS(signed) : signed;
 
   if (cache.size >= MAX_CACHED) cache.clear();
   cache.set(id, { token, exp });

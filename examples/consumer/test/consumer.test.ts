@@ -4,6 +4,7 @@ import { env, exports } from 'cloudflare:workers';
 import { decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { importKey, type StoredKey } from '../../../src/tokens/key-material';
+import { withLowS } from '../../../src/crypto/ecdsa';
 
 interface Bindings {
   AUTH_DB: D1Database;
@@ -66,8 +67,9 @@ describe('consumer Worker -> AuthService over a service binding', () => {
     const { kid } = decodeProtectedHeader(t.access_token);
     const key = await serviceKey(kid!);
     const now = Math.floor(Date.now() / 1000);
-    const sign = (iat: number, exp: number) =>
-      new SignJWT({ ...claimsOf(t.access_token), iat, exp }).setProtectedHeader({ alg: 'ES256', kid: kid!, typ: 'at+jwt' }).sign(key);
+    // Low-S like edge-auth's own tokens: a high-S twin is refused as a bad signature (src/crypto/ecdsa.ts).
+    const sign = async (iat: number, exp: number) =>
+      withLowS(await new SignJWT({ ...claimsOf(t.access_token), iat, exp }).setProtectedHeader({ alg: 'ES256', kid: kid!, typ: 'at+jwt' }).sign(key));
     expect((await hello(await sign(now - 10, now + 600))).status).toBe(200); // the control
     const res = await hello(await sign(now - 2000, now - 1000));
     expect(res.status).toBe(401);
