@@ -9,8 +9,7 @@ import http from 'node:http';
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { startOrigin } from '../examples/origin/server.mjs';
-import { startDev } from '../test-node/dev-server.mjs';
-import { freePort } from '../test-node/ports.mjs';
+import { startServer } from '../test-node/harness.mjs';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const TOTAL_TIMEOUT_MS = Number(process.env.E2E_TIMEOUT_MS ?? 240_000);
@@ -82,17 +81,20 @@ async function attackerPage(target) {
 
 async function main() {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found (apt-get install -y chromium, or set CHROMIUM_PATH)`);
-  const port = await freePort();
-  const site = `http://localhost:${port}`; // the SPA's origin
-  console.log(`edge-auth e2e (gateway): site=${site}`);
-
   let origin;
+  let site = ''; // the SPA's origin, http://localhost:<port>, known once the server has a port
   await step('example origin and wrangler dev start; the gateway table points at the origin', async () => {
-    origin = await startOrigin({ port: 0, edgeAuth: `http://127.0.0.1:${port}`, issuer: site, quiet: true });
+    let dev;
+    origin = await startOrigin({ port: 0, edgeAuth: () => dev.base, issuer: () => site, quiet: true });
     cleanups.push(() => origin.close());
     const routes = [{ path: '/app-api/*', upstream: origin.url, strip_prefix: '/app-api' }];
-    const dev = await startDev({ port, vars: { JWT_ISSUER: site, ALLOWED_ORIGINS: site, GATEWAY_ROUTES: JSON.stringify(routes) } });
+    dev = await startServer({
+      vars: { GATEWAY_ROUTES: JSON.stringify(routes) },
+      varsFor: (port) => ({ JWT_ISSUER: `http://localhost:${port}`, ALLOWED_ORIGINS: `http://localhost:${port}` }),
+    });
     cleanups.push(() => dev.stop());
+    site = `http://localhost:${dev.port}`;
+    console.log(`      site=${site}`);
   }, 150_000);
 
   const browser = await chromium.launch({

@@ -2,21 +2,21 @@
 // (a temporary --persist-to), then `npm run dev` serves that database and the user logs in over
 // HTTP: the hash made in Node verifies in workerd, and the role reaches the admin API.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { nodePasswordHasher } from './lib/node-password';
 import { insertUserSql, sqlString, updateUserSql } from './lib/user-sql';
+import { startServer, type Server } from '../test-node/harness.mjs';
 
 const ROOT = join(import.meta.dirname, '..');
 const persist = mkdtempSync(join(tmpdir(), 'edge-auth-cli-test-'));
 const PASSWORD = 'first admin password';
 const NEW_PASSWORD = 'replacement password';
 let base = '';
-let server: ChildProcess | undefined;
+let server: Server | undefined;
 
 interface Run {
   status: number | null;
@@ -44,30 +44,6 @@ function userCreate(args: string[], input?: string): Promise<Run> {
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-async function waitForHealth(url: string, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(`${url}/health`)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error('wrangler dev did not become healthy');
-}
-
 async function post(path: string, body: unknown, token?: string): Promise<Response> {
   return fetch(`${base}${path}`, {
     method: 'POST',
@@ -89,26 +65,13 @@ describe('npm run user:create', () => {
     assert.match(created.stdout, /created user "Cli_Admin" \(.+\) in the local database with roles \["admin"\]/);
     assert.ok(!created.stdout.includes(PASSWORD) && !created.stderr.includes(PASSWORD), 'the password is never printed');
 
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    // Its own process group, so the whole tree (npm, node, wrangler, workerd) can be stopped by id.
-    server = spawn('npm', ['run', '-s', 'dev', '--', '--port', String(port), '--persist-to', persist], {
-      cwd: ROOT,
-      detached: true,
-      stdio: ['ignore', process.env.EDGE_AUTH_DEV_LOG ? openSync(process.env.EDGE_AUTH_DEV_LOG, 'w') : 'ignore', 'inherit'],
-      env: { ...process.env, CI: 'true' },
-    });
-    await waitForHealth(base, 120_000);
+    // The one harness of the node-side suites: process group, bounded waits, always stopped.
+    server = await startServer({ persist, ...(process.env.EDGE_AUTH_DEV_LOG ? { logFile: process.env.EDGE_AUTH_DEV_LOG } : {}) });
+    base = server.base;
   });
 
-  after(() => {
-    if (server?.pid) {
-      try {
-        process.kill(-server.pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    }
+  after(async () => {
+    await server?.stop();
     rmSync(persist, { recursive: true, force: true });
   });
 

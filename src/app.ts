@@ -13,6 +13,7 @@ import { errorResponse } from './lib/error-response';
 import { gateway } from './gateway/proxy';
 import { getRouteTable } from './gateway/route-table';
 import { describeError, log } from './lib/log';
+import { platformFaultOf, temporarilyUnavailable } from './lib/platform-fault';
 import { csrfProtection } from './middleware/csrf';
 import { oauthRoutes } from './oauth/routes';
 import { adminApiKeyRoutes } from './routes/admin-api-keys';
@@ -131,6 +132,12 @@ export function createApp(deps: AppDeps = {}) {
       // Raised by hono helpers (e.g. malformed input they parse); always a client error here.
       const code = err.status === 413 ? 'payload_too_large' : 'invalid_request';
       return errorResponse(c, new AppError(code));
+    }
+    const store = platformFaultOf(err);
+    if (store) {
+      // A store failing is not a bug in the request: the client may retry (docs/resilience.md).
+      log('error', 'platform.unavailable', { requestId: c.get('requestId'), code: 'temporarily_unavailable', store, cause: describeError(err) });
+      return errorResponse(c, temporarilyUnavailable());
     }
     log('error', 'request.error', { requestId: c.get('requestId'), code: 'internal_error', cause: describeError(err) });
     return errorResponse(c, new AppError('internal_error'));

@@ -8,11 +8,12 @@ import { WorkerEntrypoint } from 'cloudflare:workers';
 import { ConfigError, getConfig, type Env } from './config';
 import { AppError } from './errors';
 import { describeError, log } from './lib/log';
+import { platformFaultOf } from './lib/platform-fault';
 import { ROLE_PATTERN } from './lib/validation';
 import { authenticate, type Subject } from './services/authenticate';
 import { MAX_TOKEN_LENGTH } from './tokens/access';
 
-export type VerifyErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'misconfigured' | 'internal_error';
+export type VerifyErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'misconfigured' | 'temporarily_unavailable' | 'internal_error';
 
 export type VerifyResult =
   /** `claims`: the subject (user, API key or client) with its roles; `sub`, `username`, `roles` and `exp` always. */
@@ -50,10 +51,12 @@ export async function verifyToken(env: Env, token: unknown, now: number, options
     if (err instanceof AppError && (err.code === 'invalid_token' || err.code === 'insufficient_scope')) {
       return failure(err.code, err.message);
     }
-    const code = err instanceof ConfigError ? 'misconfigured' : 'internal_error';
+    // A store fault is retryable: the caller may answer 503 itself rather than refuse the user.
+    const code = err instanceof ConfigError ? 'misconfigured' : platformFaultOf(err) ? 'temporarily_unavailable' : 'internal_error';
     // Name and message only, never the token; database errors without their bound parameters.
     log('error', 'rpc.error', { code, via: 'rpc', cause: describeError(err) });
-    return failure(code, code === 'misconfigured' ? 'The auth service is misconfigured.' : 'Internal error.');
+    const message = { misconfigured: 'The auth service is misconfigured.', temporarily_unavailable: 'The auth service is temporarily unavailable.', internal_error: 'Internal error.' }[code];
+    return failure(code, message);
   }
 }
 

@@ -2,18 +2,16 @@
 // (no .dev.vars, no .wrangler state) generates random secrets, applies the migrations, serves
 // /health, registers and logs in; a second run keeps .dev.vars as it was, and the user and the
 // signing key made in the first run still work (a rewritten KEY_ENCRYPTION_KEY could not decrypt
-// that key). The server is always killed, by process group, with bounded waits.
+// that key). The server runs through test-node/harness.mjs (process group, bounded waits).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ROOT } from './fixtures.mjs';
-import { freePort } from './ports.mjs';
+import { startServer } from './harness.mjs';
 
 const START_TIMEOUT_MS = 90_000;
-const STOP_TIMEOUT_MS = 10_000;
 /** Not copied: what a clean clone does not have. */
 const SKIP = new Set(['node_modules', '.git', '.wrangler', '.dev.vars', 'dist', 'test-results', 'bench', 'e2e']);
 
@@ -31,60 +29,11 @@ function cleanCopy() {
   return dir;
 }
 
-/** Starts `npm run dev` in its own process group; resolves once /health answers, with a stop(). */
+/** `npm run dev` in `dir` on the shared state directory; `health` is what /health answered. */
 async function startDev(dir, state) {
-  const port = await freePort();
-  const inspector = await freePort();
-  const child = spawn('npm', ['run', 'dev', '--', '--port', String(port), '--inspector-port', String(inspector), '--persist-to', state, '--show-interactive-dev-session=false'], {
-    cwd: dir,
-    detached: true, // its own process group: npm, node, wrangler and workerd are stopped together
-    env: { ...process.env, CI: 'true', NO_COLOR: '1', WRANGLER_SEND_METRICS: 'false' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  child.stderr.on('data', (d) => (output += d));
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  let running = true;
-  exited.then(() => (running = false));
-
-  const stop = async () => {
-    if (!running) return;
-    try {
-      process.kill(-child.pid, 'SIGTERM');
-    } catch {
-      return; // already gone
-    }
-    let timer;
-    const timeout = new Promise((resolve) => (timer = setTimeout(resolve, STOP_TIMEOUT_MS, 'timeout')));
-    const outcome = await Promise.race([exited, timeout]);
-    clearTimeout(timer);
-    if (outcome === 'timeout') {
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // gone in between
-      }
-      await exited;
-    }
-  };
-
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    if (!running) throw new Error(`npm run dev exited before serving:\n${output}`);
-    try {
-      const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2_000) });
-      if (res.status === 200) return { base, stop, output: () => output, health: await res.json() };
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`/health did not answer 200 within ${START_TIMEOUT_MS} ms:\n${output}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+  const server = await startServer({ cwd: dir, persist: state, startTimeoutMs: START_TIMEOUT_MS });
+  const health = await (await fetch(`${server.base}/health`, { signal: AbortSignal.timeout(5_000) })).json();
+  return { ...server, health };
 }
 
 function post(base, path, body) {

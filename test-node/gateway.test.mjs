@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { patternDigest, startOrigin } from '../examples/origin/server.mjs';
-import { startDev } from './dev-server.mjs';
+import { startServer } from './harness.mjs';
 import { freePort } from './ports.mjs';
 
 const MIB = Number(process.env.GATEWAY_TEST_MIB ?? 100);
@@ -49,9 +49,8 @@ describe('gateway under wrangler dev, in front of the example origin', { timeout
   let capture;
 
   before(async () => {
-    const devPort = await freePort();
     deadPort = await freePort(); // nothing listens there
-    origin = await startOrigin({ port: 0, edgeAuth: `http://127.0.0.1:${devPort}`, quiet: true });
+    origin = await startOrigin({ port: 0, edgeAuth: () => dev.base, quiet: true });
     const upstream = origin.url;
     capture = await startCapture();
     const routes = [
@@ -59,7 +58,7 @@ describe('gateway under wrangler dev, in front of the example origin', { timeout
       { path: '/app-api/dead/*', upstream: `http://127.0.0.1:${deadPort}`, strip_prefix: '/app-api/dead', timeout_ms: 5000 },
       { path: '/app-api/*', upstream, strip_prefix: '/app-api', max_body_bytes: 200 * 1024 * 1024, timeout_ms: 30000 },
     ];
-    dev = await startDev({ port: devPort, vars: { GATEWAY_ROUTES: JSON.stringify(routes) } });
+    dev = await startServer({ vars: { GATEWAY_ROUTES: JSON.stringify(routes) } });
     const user = { username: `gw${Date.now().toString(36)}`, password: 'correct horse battery staple' };
     const json = { 'Content-Type': 'application/json' };
     assert.equal((await fetch(`${dev.base}/auth/register`, { method: 'POST', headers: json, body: JSON.stringify(user), signal: T(30_000) })).status, 201);

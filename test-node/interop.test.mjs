@@ -1,12 +1,12 @@
-// Independent verification (issue 5): tokens issued by a real `npm run dev` server are verified in
+// Independent verification: tokens issued by a real `npm run dev` server are verified in
 // plain Node with node:crypto, sharing no code with jose or the service, starting from nothing but
 // the issuer URL: discovery document -> jwks_uri -> JWK -> ECDSA P-256 verify over the JWS signing
 // input, with the IEEE P1363 (r || s) signature encoding JWS uses (RFC 7518 section 3.4).
 // The keys are made by `npm run keys:rotate` (the CLI), so this also proves the CLI seals keys the
 // service can open, and that a CLI rotation reaches the running server.
 //
-// Run: npm run test:interop. Bounded: every wait has a deadline and the server is always killed.
-import { spawn, spawnSync } from 'node:child_process';
+// Run: npm run test:interop. The server runs through test-node/harness.mjs (bounded waits, always stopped).
+import { spawnSync } from 'node:child_process';
 import { createPublicKey, verify } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ensureDevVars } from '../scripts/dev-vars.mjs';
-import { freePort } from './ports.mjs';
+import { startServer } from './harness.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const STARTUP_DEADLINE_MS = 90_000;
@@ -84,7 +84,6 @@ describe('ES256 tokens verified with node:crypto from the discovery document', (
   let issuer;
   let persist;
   let cliKeys;
-  let logs = '';
 
   async function signedUp() {
     const username = `interop_${Math.random().toString(36).slice(2, 10)}`;
@@ -108,53 +107,18 @@ describe('ES256 tokens verified with node:crypto from the discovery document', (
     return { ...body, username, password, fresh };
   }
 
-  function stop() {
-    if (server && server.exitCode === null && server.signalCode === null) {
-      try {
-        process.kill(-server.pid, 'SIGTERM'); // the whole group: npm, dev.mjs, wrangler, workerd
-      } catch {}
-    }
-  }
-
   before(async () => {
     ensureDevVars(join(ROOT, '.dev.vars')); // the server and the CLI share the local secrets
     persist = mkdtempSync(join(tmpdir(), 'edge-auth-interop-'));
     run('npx', ['wrangler', 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persist]);
     cliKeys = rotateWithCli(persist); // the first keys come from the CLI, not from the service
     assert.ok(cliKeys.active && cliKeys.next && !cliKeys.retired, 'the CLI created the first keys');
-
-    const port = await freePort();
-    issuer = `http://127.0.0.1:${port}`;
-    server = spawn('npm', ['run', 'dev', '--', '--port', String(port), '--ip', '127.0.0.1', '--persist-to', persist, '--var', `JWT_ISSUER:${issuer}`], {
-      cwd: ROOT,
-      detached: true, // own process group, so stop() reaches every child
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, CI: 'true' },
-    });
-    server.stdout.on('data', (d) => (logs += d));
-    server.stderr.on('data', (d) => (logs += d));
-    process.on('exit', stop);
-
-    const deadline = Date.now() + STARTUP_DEADLINE_MS;
-    for (;;) {
-      if (server.exitCode !== null) throw new Error(`dev server exited early:\n${logs}`);
-      try {
-        if ((await http(`${issuer}/health`)).ok) break;
-      } catch {}
-      if (Date.now() > deadline) throw new Error(`dev server not ready in ${STARTUP_DEADLINE_MS} ms:\n${logs}`);
-      await sleep(500);
-    }
+    server = await startServer({ persist, varsFor: (port) => ({ JWT_ISSUER: `http://127.0.0.1:${port}` }), startTimeoutMs: STARTUP_DEADLINE_MS });
+    issuer = server.base;
   });
 
   after(async () => {
-    stop();
-    const deadline = Date.now() + 10_000;
-    while (server && server.exitCode === null && server.signalCode === null && Date.now() < deadline) await sleep(100);
-    if (server && server.exitCode === null && server.signalCode === null) {
-      try {
-        process.kill(-server.pid, 'SIGKILL');
-      } catch {}
-    }
+    await server?.stop();
     if (persist) rmSync(persist, { recursive: true, force: true });
   });
 

@@ -4,24 +4,17 @@
 // introspection (RFC 7662) and revocation (RFC 7009). Bounded: every wait has a deadline and the
 // server's whole process group is always stopped.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import * as oauth from 'oauth4webapi';
-import { freePort } from './ports.mjs';
+import { ROOT, startServer } from './harness.mjs';
 
-const ROOT = new URL('..', import.meta.url).pathname;
-const STARTUP_DEADLINE_MS = 90_000;
 const PASSWORD = 'correct horse battery staple';
 const insecure = { [oauth.allowInsecureRequests]: true }; // http://127.0.0.1 only: a local test server
 
 describe('an independent OAuth client (oauth4webapi) against wrangler dev', () => {
   let server;
-  let persist;
   let issuer;
-  let logs = '';
   let admin;
 
   const post = (path, body, token) =>
@@ -33,41 +26,18 @@ describe('an independent OAuth client (oauth4webapi) against wrangler dev', () =
     });
 
   before(async () => {
-    persist = mkdtempSync(join(tmpdir(), 'edge-auth-oauth-'));
-    const port = await freePort();
-    issuer = `http://127.0.0.1:${port}`;
-    server = spawn('npm', ['run', 'dev', '--', '--port', String(port), '--ip', '127.0.0.1', '--persist-to', persist, '--var', `JWT_ISSUER:${issuer}`], {
-      cwd: ROOT,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, CI: 'true' },
-    });
-    server.stdout.on('data', (d) => (logs += d));
-    server.stderr.on('data', (d) => (logs += d));
-    const deadline = Date.now() + STARTUP_DEADLINE_MS;
-    for (;;) {
-      if (server.exitCode !== null) throw new Error(`dev server exited early:\n${logs}`);
-      try {
-        if ((await fetch(`${issuer}/health`)).ok) break;
-      } catch {}
-      if (Date.now() > deadline) throw new Error(`dev server not ready:\n${logs}`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    server = await startServer({ varsFor: (port) => ({ JWT_ISSUER: `http://127.0.0.1:${port}` }) });
+    issuer = server.base;
     // An administrator: registered over HTTP, promoted in the database the server uses.
     assert.equal((await post('/auth/register', { username: 'oauth_admin', password: PASSWORD })).status, 201);
     const sql = "UPDATE users SET roles = '[\"admin\"]' WHERE username_key = 'oauth_admin'";
-    const promoted = spawnSync('npx', ['wrangler', 'd1', 'execute', 'DB', '--local', '--persist-to', persist, '--command', sql], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, CI: 'true' } });
+    const promoted = spawnSync('npx', ['wrangler', 'd1', 'execute', 'DB', '--local', '--persist-to', server.persist, '--command', sql], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, CI: 'true' } });
     assert.equal(promoted.status, 0, promoted.stderr);
     admin = await (await post('/auth/login', { username: 'oauth_admin', password: PASSWORD })).json();
   });
 
-  after(() => {
-    if (server?.pid) {
-      try {
-        process.kill(-server.pid, 'SIGTERM');
-      } catch {}
-    }
-    if (persist) rmSync(persist, { recursive: true, force: true });
+  after(async () => {
+    await server?.stop();
   });
 
   it('discovery, client_credentials, RFC 9068 validation, introspection and revocation', async () => {

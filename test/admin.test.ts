@@ -1,4 +1,4 @@
-// Issue 6: roles, the admin API, fresh rights, and the audit log.
+// Roles, the admin API, fresh rights, and the audit log.
 import { describe, expect, it } from 'vitest';
 import { drizzle } from 'drizzle-orm/d1';
 import { eq } from 'drizzle-orm';

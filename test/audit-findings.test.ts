@@ -335,6 +335,18 @@ describe('smaller points', () => {
     expect(await status(c, '/api/private', await serviceToken(c, base))).toBe(200);
   });
 
+  it('validly signed tokens carrying x5u or x5c (a key of their own) are refused', async () => {
+    const c = new Client(testEnv());
+    const u = await c.signedUp();
+    const base = claimsOf(c, u);
+    // A self-signed certificate would do as well: the header is refused whatever it holds.
+    const cert = btoa('not a certificate, and never fetched or parsed');
+    for (const header of [{ x5u: 'https://evil.example/cert.pem' }, { x5c: [cert] }, { x5u: 'https://evil.example/cert.pem', x5c: [cert] }]) {
+      expect(await status(c, '/api/private', await serviceToken(c, base, header))).toBe(401);
+    }
+    expect(await status(c, '/api/private', await serviceToken(c, base))).toBe(200);
+  });
+
   it('passwords with lone UTF-16 surrogates are refused as invalid input', async () => {
     const c = new Client(testEnv());
     const name = uniqueName('surr');

@@ -1,7 +1,9 @@
 // Wrappers around the real local bindings, for what local D1 and KV do not do by themselves:
 // count KV operations per request, refuse KV writes the way Cloudflare's KV does (one write per
-// second per key: 429), and run a concurrent change at an exact point inside a D1 operation.
-// The wrapped calls still go to the real local D1 and KV.
+// second per key: 429), run a concurrent change at an exact point inside a D1 operation, and fail,
+// delay or refuse calls to D1, KV and the rate limiters on command (faultyEnv). The wrapped calls
+// still go to the real local D1 and KV.
+import type { Env } from '../src/config';
 
 export interface KvStats {
   gets: number;
@@ -72,27 +74,19 @@ export function instrumentedKv(kv: KVNamespace, options: KvOptions = {}): { kv: 
 }
 
 /**
- * A D1 database that, the first time a statement (or a batch holding one) whose SQL matches
- * `when` is about to run, first awaits `interleave()`: a change made by "someone else" lands
- * exactly between what the code under test read before and that statement.
+ * A D1 database whose every statement (or batch) first awaits `before(sql)`: the one seam that
+ * interleavingD1 and faultyEnv use to run a change, wait or throw before the real call.
  */
-export function interleavingD1(db: D1Database, when: RegExp, interleave: () => Promise<void>): { db: D1Database; fired(): boolean } {
-  let fired = false;
+function wrapD1(db: D1Database, before: (sql: string[]) => Promise<void>): D1Database {
   const sqlOf = new WeakMap<object, string>();
   const realOf = new WeakMap<object, D1PreparedStatement>();
-  const maybeInterleave = async (sql: string[]) => {
-    if (!fired && sql.some((s) => when.test(s))) {
-      fired = true;
-      await interleave();
-    }
-  };
   const wrapStatement = (real: D1PreparedStatement, sql: string): D1PreparedStatement => {
     const wrapper = {
       bind: (...values: unknown[]) => wrapStatement(real.bind(...values), sql),
-      first: async (...a: unknown[]) => (await maybeInterleave([sql]), (real.first as (...x: unknown[]) => unknown)(...a)),
-      all: async () => (await maybeInterleave([sql]), real.all()),
-      run: async () => (await maybeInterleave([sql]), real.run()),
-      raw: async (...a: unknown[]) => (await maybeInterleave([sql]), (real.raw as (...x: unknown[]) => unknown)(...a)),
+      first: async (...a: unknown[]) => (await before([sql]), (real.first as (...x: unknown[]) => unknown)(...a)),
+      all: async () => (await before([sql]), real.all()),
+      run: async () => (await before([sql]), real.run()),
+      raw: async (...a: unknown[]) => (await before([sql]), (real.raw as (...x: unknown[]) => unknown)(...a)),
     };
     sqlOf.set(wrapper, sql);
     realOf.set(wrapper, real);
@@ -101,12 +95,115 @@ export function interleavingD1(db: D1Database, when: RegExp, interleave: () => P
   const wrapped = {
     prepare: (sql: string) => wrapStatement(db.prepare(sql), sql),
     batch: async (statements: D1PreparedStatement[]) => {
-      await maybeInterleave(statements.map((s) => sqlOf.get(s) ?? ''));
+      await before(statements.map((s) => sqlOf.get(s) ?? ''));
       return db.batch(statements.map((s) => realOf.get(s) ?? s));
     },
-    exec: (sql: string) => db.exec(sql),
+    exec: async (sql: string) => (await before([sql]), db.exec(sql)),
     withSession: (...a: unknown[]) => (db.withSession as (...x: unknown[]) => unknown)(...a),
     dump: () => (db as unknown as { dump(): unknown }).dump(),
   };
-  return { db: wrapped as unknown as D1Database, fired: () => fired };
+  return wrapped as unknown as D1Database;
+}
+
+/**
+ * A D1 database that, the first time a statement (or a batch holding one) whose SQL matches
+ * `when` is about to run, first awaits `interleave()`: a change made by "someone else" lands
+ * exactly between what the code under test read before and that statement.
+ */
+export function interleavingD1(db: D1Database, when: RegExp, interleave: () => Promise<void>): { db: D1Database; fired(): boolean } {
+  let fired = false;
+  const wrapped = wrapD1(db, async (sql) => {
+    if (!fired && sql.some((s) => when.test(s))) {
+      fired = true;
+      await interleave();
+    }
+  });
+  return { db: wrapped, fired: () => fired };
+}
+
+// Errors shaped like the ones Workers raises for these faults (src/lib/platform-fault.ts tells
+// them apart from bugs by these messages).
+export const D1_FAULT_MESSAGE = 'D1_ERROR: Network connection lost.';
+export const KV_READ_FAULT_MESSAGE = 'KV GET failed: 503 Service Unavailable';
+export const KV_WRITE_REFUSED_MESSAGE = 'KV PUT failed: 429 Too Many Requests';
+
+/** What a faulty binding does with a call: pass it on, throw, or pass it on after a delay. */
+export type Fault = 'ok' | 'error' | { delayMs: number };
+
+/**
+ * The faults in force, changed by the test at any moment ("on command"). `d1When` limits the D1
+ * fault to statements whose SQL matches (default: all). KV writes may also be 'refuse' (429).
+ */
+export class Faults {
+  d1: Fault = 'ok';
+  d1When: RegExp | undefined;
+  kvRead: Fault = 'ok';
+  kvWrite: Fault | 'refuse' = 'ok';
+  /** 'error': every limiter call throws; 'admit': every call succeeds without counting. */
+  rateLimit: 'ok' | 'error' | 'admit' = 'ok';
+  /** Calls that reached each binding while a fault (not 'ok') was in force for it. */
+  readonly hits = { d1: 0, kvRead: 0, kvWrite: 0, rateLimit: 0 };
+  /** Every D1 statement seen (SQL text), faulty or not: to show what a request did to D1. */
+  readonly d1Log: string[] = [];
+
+  heal(): void {
+    this.d1 = this.kvRead = this.kvWrite = 'ok';
+    this.rateLimit = 'ok';
+    this.d1When = undefined;
+  }
+}
+
+async function apply(fault: Fault, message: string): Promise<void> {
+  if (fault === 'ok') return;
+  if (fault === 'error') throw new Error(message);
+  await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+}
+
+const RATE_LIMITERS = ['RL_LOGIN_IP', 'RL_LOGIN_USER', 'RL_REGISTER_IP', 'RL_REFRESH_IP'] as const;
+
+/** `env` with D1, KV and every rate-limit binding obeying `faults`. */
+export function faultyEnv(env: Env, faults: Faults): Env {
+  const db = wrapD1(env.DB, async (sql) => {
+    faults.d1Log.push(...sql);
+    if (faults.d1 === 'ok' || (faults.d1When && !sql.some((s) => faults.d1When!.test(s)))) return;
+    faults.hits.d1++;
+    await apply(faults.d1, D1_FAULT_MESSAGE);
+  });
+  const kv = {
+    get: async (...a: unknown[]) => {
+      if (faults.kvRead !== 'ok') faults.hits.kvRead++;
+      await apply(faults.kvRead, KV_READ_FAULT_MESSAGE);
+      return (env.KV.get as (...x: unknown[]) => unknown)(...a);
+    },
+    getWithMetadata: async (...a: unknown[]) => {
+      if (faults.kvRead !== 'ok') faults.hits.kvRead++;
+      await apply(faults.kvRead, KV_READ_FAULT_MESSAGE);
+      return (env.KV.getWithMetadata as (...x: unknown[]) => unknown)(...a);
+    },
+    put: async (...a: unknown[]) => {
+      if (faults.kvWrite !== 'ok') faults.hits.kvWrite++;
+      await apply(faults.kvWrite === 'refuse' ? 'error' : faults.kvWrite, faults.kvWrite === 'refuse' ? KV_WRITE_REFUSED_MESSAGE : 'KV PUT failed: 503 Service Unavailable');
+      return (env.KV.put as (...x: unknown[]) => unknown)(...a);
+    },
+    delete: async (key: string) => {
+      if (faults.kvWrite !== 'ok') faults.hits.kvWrite++;
+      await apply(faults.kvWrite === 'refuse' ? 'error' : faults.kvWrite, 'KV DELETE failed: 503 Service Unavailable');
+      return env.KV.delete(key);
+    },
+    list: (...a: unknown[]) => (env.KV.list as (...x: unknown[]) => unknown)(...a),
+  } as unknown as KVNamespace;
+  const limiters = Object.fromEntries(
+    RATE_LIMITERS.map((name) => [
+      name,
+      {
+        limit: async (options: RateLimitOptions): Promise<RateLimitOutcome> => {
+          if (faults.rateLimit !== 'ok') faults.hits.rateLimit++;
+          if (faults.rateLimit === 'error') throw new Error('rate limiter unavailable');
+          if (faults.rateLimit === 'admit') return { success: true };
+          return env[name]!.limit(options);
+        },
+      } as RateLimit,
+    ]),
+  );
+  return { ...env, DB: db, KV: kv, ...limiters };
 }

@@ -1,4 +1,4 @@
-// Issue 6: the scheduled clean-up removes only what has expired.
+// The scheduled clean-up removes only what has expired.
 import { createScheduledController } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { inArray } from 'drizzle-orm';

@@ -1,4 +1,4 @@
-// Issue 9: configuration that cannot be insecure by accident. parseConfig unit tests: outside
+// Configuration that cannot be insecure by accident. parseConfig unit tests: outside
 // development every weak setting is refused with a ConfigError naming it.
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-// Issue 4 (server side): cookie mode, CSRF defence, CORS. The browser end-to-end test is in e2e/.
+// Cookie mode, CSRF defence, CORS. The browser end-to-end test is in e2e/.
 import { describe, expect, it } from 'vitest';
 import { Browser, ORIGIN, parseSetCookies } from './browser';
 import { Client, errorOf, testEnv, uniqueName } from './helpers';

@@ -1,4 +1,4 @@
-// Issue 2: users, login, access tokens, requireAuth; every case runs for HS256 and ES256.
+// Users, login, access tokens, requireAuth; every case runs for HS256 and ES256.
 import { exportJWK, generateKeyPair, SignJWT, decodeProtectedHeader, type JWK } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { drizzle } from 'drizzle-orm/d1';

@@ -1,4 +1,4 @@
-// Issue 7: every place the service reads input, attacked by hand. Each answer is a 4xx JSON error
+// Every place the service reads input, attacked by hand. Each answer is a 4xx JSON error
 // with a stable code (never a 5xx), and the input is not stored or echoed in a harmful form.
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { desc, eq } from 'drizzle-orm';

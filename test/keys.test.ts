@@ -1,4 +1,4 @@
-// Issue 5: the key ring in D1, rotation with overlap, bounded reloads, JWKS and discovery, admin
+// The key ring in D1, rotation with overlap, bounded reloads, JWKS and discovery, admin
 // key routes. Every rotation case runs for ES256 and for HS256 keys kept in D1 (no JWT_SECRET).
 import { decodeProtectedHeader, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { withLowS } from '../src/crypto/ecdsa';

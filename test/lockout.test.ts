@@ -1,4 +1,4 @@
-// Issue 7: account lockout counted in D1, and login answers that do not tell accounts apart.
+// Account lockout counted in D1, and login answers that do not tell accounts apart.
 import { eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { describe, expect, it } from 'vitest';

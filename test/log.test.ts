@@ -1,4 +1,4 @@
-// Issue 9: observability without leaks. Auth events produce JSON log lines carrying the request
+// Observability without leaks. Auth events produce JSON log lines carrying the request
 // id; no line ever contains a password, a token, a secret or a username.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { log, REDACTED } from '../src/lib/log';

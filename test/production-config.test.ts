@@ -1,4 +1,4 @@
-// Issue 9: a misconfigured deployment refuses to serve. The app itself, with a production env
+// A misconfigured deployment refuses to serve. The app itself, with a production env
 // that has one insecure setting: every request (health included) gets a 500 `misconfigured` naming
 // the setting, and one JSON log line per request; never a silently weakened service.
 import { afterEach, describe, expect, it, vi } from 'vitest';

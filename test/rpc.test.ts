@@ -1,4 +1,4 @@
-// Issue 5: the AuthService RPC entrypoint, called through the Worker's own loopback binding
+// The AuthService RPC entrypoint, called through the Worker's own loopback binding
 // (`exports.AuthService`, the same stub another Worker gets from a service binding). It runs on the
 // real clock, so these clients use the real time too. examples/consumer tests a real second Worker.
 import { exports } from 'cloudflare:workers';

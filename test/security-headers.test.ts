@@ -1,4 +1,4 @@
-// Issue 7: security headers on every class of response the Worker produces, and on the static
+// Security headers on every class of response the Worker produces, and on the static
 // assets (public/_headers, applied by Workers Static Assets).
 import { eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';

@@ -1,4 +1,4 @@
-// Issue 3: rotating refresh tokens, reuse detection with a grace window, revocation, sessions.
+// Rotating refresh tokens, reuse detection with a grace window, revocation, sessions.
 import { describe, expect, it } from 'vitest';
 import { drizzle } from 'drizzle-orm/d1';
 import { eq } from 'drizzle-orm';

@@ -61,11 +61,15 @@ async function readJson(req) {
 /**
  * Starts the origin. Resolves to { url, port, requests, close }: `requests` logs every request
  * that reached it (method, path, verdict), for tests that must prove one never arrived.
+ * `edgeAuth` and `issuer` may be functions, read at the first request: a test can start the origin
+ * before the edge-auth server whose port it does not know yet.
  */
 export async function startOrigin(options = {}) {
-  const edgeAuth = options.edgeAuth ?? 'http://127.0.0.1:8787';
-  const issuer = options.issuer ?? 'http://localhost:8787';
-  const jwks = createRemoteJWKSet(new URL('/.well-known/jwks.json', edgeAuth), { cooldownDuration: 5_000 });
+  const value = (v, fallback) => (typeof v === 'function' ? v() : v) ?? fallback;
+  const edgeAuth = () => value(options.edgeAuth, 'http://127.0.0.1:8787');
+  const issuer = () => value(options.issuer, 'http://localhost:8787');
+  let jwksSet;
+  const jwks = (header, token) => (jwksSet ??= createRemoteJWKSet(new URL('/.well-known/jwks.json', edgeAuth()), { cooldownDuration: 5_000 }))(header, token);
   /** @type {Map<string, {id: string, owner: string, text: string, created_at: number}>} */
   const notes = new Map();
   const requests = [];
@@ -77,7 +81,7 @@ export async function startOrigin(options = {}) {
     const assertion = req.headers[ASSERTION_HEADER];
     if (typeof assertion !== 'string' || assertion === '') return { refused: 'no assertion: requests must come through edge-auth' };
     try {
-      const { payload } = await jwtVerify(assertion, jwks, { issuer, audience, typ: ASSERTION_TYPE, algorithms: ['ES256'], clockTolerance: 5 });
+      const { payload } = await jwtVerify(assertion, jwks, { issuer: issuer(), audience, typ: ASSERTION_TYPE, algorithms: ['ES256'], clockTolerance: 5 });
       return { claims: payload };
     } catch (err) {
       return { refused: `invalid assertion (${err.code ?? err.name})` };

@@ -3,7 +3,7 @@
 // here, because KV is eventually consistent and has no compare-and-set.
 import { and, desc, eq, gt, inArray, isNotNull, isNull, ne, or, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
-import { sessions, type SessionRow } from './schema';
+import { sessions, users, type SessionRow } from './schema';
 
 export interface NewSession {
   id: string;
@@ -165,6 +165,30 @@ export async function revokeUserSessions(
     .set({ revokedAt: now, revokedReason: reason })
     .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), exceptId ? ne(sessions.id, exceptId) : undefined))
     .returning(revokedColumns);
+}
+
+/**
+ * A password change: the new hash and the end of the user's other sessions in one batch (D1's
+ * transaction), so a failure leaves neither (docs/resilience.md): never a changed password with
+ * the old sessions still live, which a retry with the old password could no longer repair.
+ */
+export async function setPasswordEndingSessions(
+  db: D1Database,
+  userId: string,
+  passwordHash: string,
+  now: number,
+  exceptId: string,
+): Promise<RevokedRow[]> {
+  const d = drizzle(db);
+  const [, revoked] = await d.batch([
+    d.update(users).set({ passwordHash, updatedAt: now }).where(eq(users.id, userId)),
+    d
+      .update(sessions)
+      .set({ revokedAt: now, revokedReason: 'password_change' })
+      .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), ne(sessions.id, exceptId)))
+      .returning(revokedColumns),
+  ]);
+  return revoked;
 }
 
 export interface SessionView {

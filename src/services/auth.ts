@@ -6,6 +6,7 @@ import { recordAudit, type AuditEvent } from '../db/audit';
 import { admitLoginAttempt, admitPasswordAttempt, clearFailedLogins, type AttemptOutcome } from '../db/lockout';
 import { findUserById, insertUser, parseRoles, setPasswordHash, toPublicUser, type PublicUser } from '../db/users';
 import type { UserRow } from '../db/schema';
+import { setPasswordEndingSessions } from '../db/sessions';
 import { AppError } from '../errors';
 import { logAuthEvent, type AuthLogEvent } from '../lib/log';
 import type { RequestMeta } from '../lib/request-meta';
@@ -192,8 +193,10 @@ export async function changePassword(
   input: { currentPassword: string; newPassword: string },
 ): Promise<void> {
   const user = await confirmPassword(d, caller.userId, input.currentPassword, 'password_change');
-  await setPasswordHash(d.env.DB, user.id, await hashOrFail(input.newPassword), d.now);
-  const ended = await endUserSessions(d.env, d.config, user.id, 'password_change', d.now, caller.sessionId);
+  const newHash = await hashOrFail(input.newPassword);
+  const ended = await endUserSessions(d.env, d.config, user.id, 'password_change', d.now, caller.sessionId, () =>
+    setPasswordEndingSessions(d.env.DB, user.id, newHash, d.now, caller.sessionId),
+  );
   await audit(d, { event: 'password_change', outcome: 'success', actorId: user.id, subjectId: user.id, detail: { sessions_ended: ended } });
 }
 

@@ -10,7 +10,8 @@ import type { Config } from '../config';
 import { apiKeyWithOwner } from '../db/api-keys';
 import { findClient } from '../db/clients';
 import { findUserWithSession, parseRoles } from '../db/users';
-import { insufficientScope, invalidToken } from '../errors';
+import { AppError, insufficientScope, invalidToken } from '../errors';
+import { PlatformFault } from '../lib/platform-fault';
 import { verifyAccessToken, type AccessClaims } from '../tokens/access';
 import { looksLikeApiKey } from '../tokens/api-key-format';
 import { lookupApiKey, noteApiKeyUse } from '../tokens/api-keys';
@@ -82,12 +83,28 @@ export async function authenticate(
 async function authenticateAccessToken(stores: AuthStores, config: Config, token: string, now: number, options: AuthenticateOptions): Promise<Subject> {
   const verified = await verifyAccessToken(keyRing(stores.DB, config), config, token, now);
   const subject = subjectOfClaims(verified);
-  const [revoked, stored] = await Promise.all([
-    isTokenRevoked(stores.KV, { sid: verified.sid, sub: verified.sub, iat: verified.iat }, now),
-    options.fresh ? storedState(stores.DB, subject) : undefined,
+  // One D1 read at most, shared by the fresh check and the fallback for a failed KV read.
+  let stored: Promise<Subject> | undefined;
+  const readStored = () => (stored ??= storedState(stores.DB, subject));
+  const revokedInD1 = async () => {
+    // A client token has no D1 row of its own: while KV cannot answer, whether it was revoked on
+    // its own (/oauth/revoke) cannot be known, so the request waits for KV (503), never fails open.
+    if (subject.type === 'client') throw new PlatformFault('kv', 'revocation read failed for a client token');
+    // Every revocation ends the session row in D1 first, so a live row means "not revoked".
+    try {
+      await readStored();
+      return false;
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'invalid_token') return true;
+      throw err;
+    }
+  };
+  const [revoked, fresh] = await Promise.all([
+    isTokenRevoked(stores.KV, { sid: verified.sid, sub: verified.sub, iat: verified.iat }, now, revokedInD1),
+    options.fresh ? readStored() : undefined,
   ]);
   if (revoked) throw invalidToken('The access token has been revoked.');
-  return stored ?? subject;
+  return fresh ?? subject;
 }
 
 /** The fresh view of a token's subject from D1; throws invalid_token when D1 says it is gone. */

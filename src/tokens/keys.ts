@@ -6,8 +6,15 @@
 //
 // With HS256 and the JWT_SECRET secret set, that secret is the one key (kid derived from it) and
 // D1 is not consulted; it is rotated by changing the secret, not through the ring.
+//
+// When D1 fails or is slow during a reload, the ring keeps serving its last good key set (signing,
+// verifying, JWKS) for up to STALE_KEYS_SECONDS after its last successful load, retrying at most
+// every RELOAD_INTERVAL_SECONDS; past that, the request fails as a platform fault (503). Serving old
+// keys is safe: a rotation is itself a D1 write, and the next key is known one rotation ahead.
 import type { JWK } from 'jose';
 import type { Config, JwtAlg } from '../config';
+import { describeError, log } from '../lib/log';
+import { withDeadline } from '../lib/platform-fault';
 import { insertMissingKeys, liveKeys, purgeRetired, rotateKeys, type CurrentKids, type KeyRow } from '../db/signing-keys';
 import { envSecretBytes, envSecretKid, generateSealedKey, importHmac, importKey } from './key-material';
 
@@ -15,6 +22,15 @@ import { envSecretBytes, envSecretKid, generateSealedKey, importHmac, importKey 
 export const RELOAD_INTERVAL_SECONDS = 5;
 /** Cached keys are re-read this often, so a rotation reaches every isolate's signer within it. */
 export const CACHE_TTL_SECONDS = 10;
+/**
+ * How long after its last successful load a ring keeps serving its keys while D1 fails. Equal to
+ * the longest time a third-party verifier may cache the JWKS (JWKS_MAX_AGE_CAP, routes/well-known.ts),
+ * so deleting a compromised key during a D1 outage reaches these isolates no later than it reaches
+ * external verifiers (docs/keys.md "A compromised key", docs/resilience.md).
+ */
+export const STALE_KEYS_SECONDS = 300;
+/** With a last good set to fall back on, a reload slower than this serves that set instead of waiting. */
+export const RELOAD_DEADLINE_MS = 1_000;
 
 /**
  * How long a retired key keeps verifying: a token signed just before the rotation lives for the
@@ -92,6 +108,8 @@ export class KeyRing {
   private imported = new Map<string, Promise<CryptoKey>>();
   private loadedAt = -Infinity;
   private lastLoad = -Infinity;
+  /** When the last reload failed: while serving stale keys, no retry before RELOAD_INTERVAL_SECONDS. */
+  private failedAt = -Infinity;
   private inflight: Promise<void> | undefined;
   /** D1 loads performed (or env-secret loads): exposed so tests can assert the reload bound. */
   loads = 0;
@@ -148,8 +166,28 @@ export class KeyRing {
     return this.inflight;
   }
 
+  /** A loaded set young enough to be served when D1 fails. */
+  private hasFallback(now: number): boolean {
+    return this.signer !== undefined && now - this.loadedAt < STALE_KEYS_SECONDS;
+  }
+
   private async fresh(now: number): Promise<void> {
-    if (now - this.loadedAt >= CACHE_TTL_SECONDS || now < this.loadedAt) await this.reload(now);
+    if (now - this.loadedAt < CACHE_TTL_SECONDS && now >= this.loadedAt) return;
+    if (!this.hasFallback(now)) {
+      await this.reload(now);
+      return;
+    }
+    if (now - this.failedAt < RELOAD_INTERVAL_SECONDS && now >= this.failedAt) return; // D1 failing: back off
+    try {
+      await withDeadline(this.reload(now), RELOAD_DEADLINE_MS, 'd1', 'key ring reload');
+    } catch (err) {
+      this.serveStale(now, err);
+    }
+  }
+
+  private serveStale(now: number, err: unknown): void {
+    this.failedAt = now;
+    log('warn', 'keys.reload_failed', { code: 'key_ring_stale', age: now - this.loadedAt, staleFor: STALE_KEYS_SECONDS, cause: describeError(err) });
   }
 
   async signingKey(now: number): Promise<SigningKey> {
@@ -161,8 +199,14 @@ export class KeyRing {
   async verifyKey(kid: string, now: number): Promise<CryptoKey | null> {
     await this.fresh(now);
     let entry = this.verifiers.get(kid);
-    if (!entry && now - this.lastLoad >= RELOAD_INTERVAL_SECONDS) {
-      await this.reload(now);
+    if (!entry && now - this.lastLoad >= RELOAD_INTERVAL_SECONDS && !(now - this.failedAt < RELOAD_INTERVAL_SECONDS && now >= this.failedAt)) {
+      try {
+        await withDeadline(this.reload(now), RELOAD_DEADLINE_MS, 'd1', 'key ring reload');
+      } catch (err) {
+        // A genuine token's kid is already known (the next key is loaded one rotation ahead), so
+        // an unknown kid while D1 fails is refused as unknown rather than failing the request.
+        this.serveStale(now, err);
+      }
       entry = this.verifiers.get(kid);
     }
     if (!entry || (entry.notAfter !== null && now >= entry.notAfter)) return null;
@@ -182,6 +226,7 @@ export class KeyRing {
   invalidate(): void {
     this.loadedAt = -Infinity;
     this.lastLoad = -Infinity;
+    this.failedAt = -Infinity;
   }
 }
 

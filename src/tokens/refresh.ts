@@ -16,6 +16,7 @@ import {
   findSession,
   findSessionByRefreshHash,
   insertSession,
+  type RevokedRow,
   type UserGuard,
   revokeSession,
   revokeUserSessions,
@@ -25,9 +26,13 @@ import {
 } from '../db/sessions';
 import type { SessionRow } from '../db/schema';
 import { deleteUserReturningSessions } from '../db/users';
+import { describeError, log } from '../lib/log';
+import { withDeadline } from '../lib/platform-fault';
 import { KV_MIN_TTL_SECONDS, revokeSessionTokens } from './revocation';
 import { SESSION_ENTRY_LIMIT } from './revocation-plan';
 
+/** A refresh-record read slower than this is abandoned for the D1 lookup by hash. */
+export const RECORD_READ_DEADLINE_MS = 1_000;
 const REFRESH_TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/; // 32 bytes, base64url
 const recordKey = (hash: string) => `refresh:${hash}`;
 
@@ -68,8 +73,17 @@ async function successorOf(config: Config, sid: string, parent: string): Promise
   return b64url(new Uint8Array(mac));
 }
 
+/**
+ * The KV record is a shortcut, not the truth: a token without one is found in D1 by its hash
+ * (sessionOf). So a failed write is logged and never fails the login or refresh that D1 has
+ * already decided; failing it would hand the client an error for a rotation that happened.
+ */
 async function putRecord(kv: KVNamespace, hash: string, record: RefreshRecord, expiresAt: number, now: number): Promise<void> {
-  await kv.put(recordKey(hash), JSON.stringify(record), { expirationTtl: Math.max(KV_MIN_TTL_SECONDS, expiresAt - now) });
+  try {
+    await kv.put(recordKey(hash), JSON.stringify(record), { expirationTtl: Math.max(KV_MIN_TTL_SECONDS, expiresAt - now) });
+  } catch (err) {
+    log('warn', 'refresh.record_write_failed', { code: 'kv_write_failed', sessionId: record.sid, cause: describeError(err) });
+  }
 }
 
 /**
@@ -103,7 +117,10 @@ function invalidGrant(): AppError {
 }
 
 async function sessionOf(stores: Stores, hash: string): Promise<string | undefined> {
-  const record = await stores.KV.get<RefreshRecord>(recordKey(hash), 'json');
+  // A failed or slow KV read falls through to D1, which holds the same fact authoritatively.
+  const record = await withDeadline(stores.KV.get<RefreshRecord>(recordKey(hash), 'json'), RECORD_READ_DEADLINE_MS, 'kv', 'refresh record read').catch(
+    (err: unknown) => (log('warn', 'refresh.record_read_failed', { code: 'kv_read_failed', cause: describeError(err) }), null),
+  );
   if (record && typeof record.sid === 'string') return record.sid;
   return (await findSessionByRefreshHash(stores.DB, hash))?.id;
 }
@@ -209,9 +226,11 @@ export async function endUserSessions(
   reason: string,
   now: number,
   exceptSessionId?: string,
+  /** The D1 write that ends the sessions, when it must carry another change in its batch. */
+  revoke: () => Promise<RevokedRow[]> = () => revokeUserSessions(stores.DB, userId, reason, now, exceptSessionId),
 ): Promise<number> {
   const [revoked, again] = await Promise.all([
-    revokeUserSessions(stores.DB, userId, reason, now, exceptSessionId),
+    revoke(),
     revokedSince(stores.DB, { userId, exceptId: exceptSessionId }, liveSince(config, now), SESSION_ENTRY_LIMIT + 1),
   ]);
   await revokeSessionTokens(stores.KV, dedupe([...revoked, ...again]), timingOf(config), reason, now, { userId, except: exceptSessionId });

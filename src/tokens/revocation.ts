@@ -11,7 +11,13 @@
 // KV refuses a second write to a key within a second (429) or may fail outright. A failed write is
 // retried once after KV's write interval; if that fails too it is logged, and the tokens it should
 // have refused die at their expiry, the hard bound (docs/consistency.md).
-import { log } from '../lib/log';
+//
+// Reads fail closed onto D1, not open: when the KV read fails or misses its deadline, the caller's
+// fallback asks D1 (exact: every revocation is decided there first), so a KV outage never lets a
+// revoked token through and the stated bound holds; only when D1 fails too is the request a 503
+// (docs/resilience.md).
+import { describeError, log } from '../lib/log';
+import { withDeadline } from '../lib/platform-fault';
 import {
   coverSeconds,
   cutoffRevokes,
@@ -30,6 +36,8 @@ export { KV_MIN_TTL_SECONDS, sessionKey, userKey, type RevocationTiming, type Re
 
 /** How long an isolate reuses a "not revoked" answer; part of the revocation bound (docs/consistency.md). */
 export const REVOCATION_CACHE_SECONDS = 5;
+/** A revocation read slower than this is abandoned for the D1 fallback (KV reads normally take a few ms). */
+export const REVOCATION_READ_DEADLINE_MS = 1_000;
 /** KV accepts about one write per second per key: a refused write is retried after this long. */
 export const KV_WRITE_RETRY_MS = 1_100;
 /** Entries per isolate and map; the oldest are dropped first (a Map iterates in insertion order). */
@@ -80,8 +88,11 @@ export interface TokenIdentity {
   iat: number;
 }
 
-/** At most one KV read (both entries in one bulk get); none while this isolate's answers are fresh. */
-export async function isTokenRevoked(kv: KVNamespace, token: TokenIdentity, now: number): Promise<boolean> {
+/**
+ * At most one KV read (both entries in one bulk get); none while this isolate's answers are fresh.
+ * `fallback` answers from D1 when that read fails or is too slow; without one, the fault is thrown.
+ */
+export async function isTokenRevoked(kv: KVNamespace, token: TokenIdentity, now: number, fallback?: () => Promise<boolean>): Promise<boolean> {
   const cache = cacheFor(kv);
   if (cutoffRevokes(cache.written.get(token.sub, now)?.value, token.sid, token.iat)) return true;
   let session = cache.sessions.get(token.sid, now);
@@ -90,7 +101,18 @@ export async function isTokenRevoked(kv: KVNamespace, token: TokenIdentity, now:
   if (!session || !user) {
     const sKey = sessionKey(token.sid);
     const uKey = userKey(token.sub);
-    const found = await kv.get([sKey, uKey]);
+    let found: Map<string, string | null>;
+    try {
+      found = await withDeadline(kv.get([sKey, uKey]), REVOCATION_READ_DEADLINE_MS, 'kv', 'revocation read');
+    } catch (err) {
+      if (!fallback) throw err;
+      log('warn', 'revocation.read_failed', { code: 'kv_read_failed', cause: describeError(err) });
+      const revokedInD1 = await fallback();
+      // D1's answer is exact; cached like a KV answer, so the bound stays what it is.
+      cache.sessions.set(token.sid, revokedInD1, now + (revokedInD1 ? REVOKED_CACHE_SECONDS : REVOCATION_CACHE_SECONDS));
+      cache.users.set(token.sub, undefined, now + REVOCATION_CACHE_SECONDS);
+      return revokedInD1;
+    }
     const revoked = found.get(sKey) != null;
     const cutoff = parseCutoff(found.get(uKey));
     cache.sessions.set(token.sid, revoked, now + (revoked ? REVOKED_CACHE_SECONDS : REVOCATION_CACHE_SECONDS));
