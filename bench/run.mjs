@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { unstable_readConfig } from 'wrangler';
 import { buildWorker } from './lib/build.mjs';
 import { measureColdStart } from './lib/cold-start.mjs';
+import { gatewayRoutes, gatewayScenarios, startUpstream } from './lib/gateway.mjs';
 import { call, mapLimit } from './lib/http.mjs';
 import { loadSlice } from './lib/load.mjs';
 import { markdown, ratio, readmeBlock, summarize, updateReadme } from './lib/report.mjs';
@@ -99,10 +100,11 @@ function positiveInt(raw, name) {
 
 const started = performance.now();
 const running = []; // every Miniflare we started, so every exit path disposes them
+const processes = []; // other processes we started (the gateway scenarios' origin)
 const say = (msg) => console.error(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s] ${msg}`);
 
 async function shutdown() {
-  await Promise.allSettled(running.map((w) => w.mf.dispose()));
+  await Promise.allSettled([...running.map((w) => w.mf.dispose()), ...processes.map((p) => p.stop())]);
 }
 
 const watchdog = setTimeout(async () => {
@@ -197,6 +199,7 @@ async function main() {
   const compare = opts['cold-compare']
     ? await buildWorker({ name: 'edge-auth-compare', config: join(resolve(opts['cold-compare']), 'wrangler.toml'), outdir: 'bench/out/compare', root: resolve(opts['cold-compare']) })
     : null;
+  const passthrough = await buildWorker({ name: 'bench-passthrough', config: 'bench/passthrough/wrangler.toml', outdir: 'bench/out/passthrough', root: ROOT });
   const budget = JSON.parse(readFileSync(BUDGET_FILE, 'utf8'));
   const bundle = {
     modules: service.modules.map(({ name, type, bytes }) => ({ name, type, bytes })),
@@ -224,9 +227,14 @@ async function main() {
     running.push(w);
     return w;
   };
+  // The gateway scenarios' origin, its own process; the service's gateway table points at it.
+  const upstream = await startUpstream(ROOT);
+  processes.push(upstream);
+  const gateway = { GATEWAY_ROUTES: gatewayRoutes(upstream.url) };
   const bareW = await start(bare, 'bare', { kv: ['KV'] });
-  const svcHS = await start(service, 'service-hs256', { bindings: { ...vars, ...secrets, JWT_ALG: 'HS256' }, d1, kv, ratelimits });
-  const svcES = await start(service, 'service-es256', { bindings: { ...vars, ...secrets, JWT_ALG: 'ES256' }, d1, kv, ratelimits });
+  const passthroughW = await start(passthrough, 'passthrough', { bindings: { UPSTREAM: upstream.url } });
+  const svcHS = await start(service, 'service-hs256', { bindings: { ...vars, ...secrets, ...gateway, JWT_ALG: 'HS256' }, d1, kv, ratelimits });
+  const svcES = await start(service, 'service-es256', { bindings: { ...vars, ...secrets, ...gateway, JWT_ALG: 'ES256' }, d1, kv, ratelimits });
   for (const w of [svcHS, svcES]) for (const binding of d1) await applyMigrations(w, binding, migrationsDir);
 
   // --- Seed over HTTP, as a client would: register, then log in. --------------------------------
@@ -364,6 +372,7 @@ async function main() {
     // Contention: more clients than cores; each hash takes a core for its whole length, so they queue.
     loginScenario('login-contended', 'login (argon2id), ES256, contended', 8),
   ];
+  all.push(...gatewayScenarios({ upstream, passthrough: passthroughW, service: svcES, token: esSession.access_token }));
   const only = opts.only ? new Set(['bare', ...opts.only.split(',').map((s) => s.trim())]) : null;
   if (only) for (const id of only) if (!all.some((s) => s.id === id)) throw new Error(`--only: unknown scenario "${id}" (known: ${all.map((s) => s.id).join(', ')})`);
   const scenarios = all.filter((s) => !only || only.has(s.id));
