@@ -252,6 +252,16 @@ async function main() {
   await mapLimit(esUsers, 2, register(svcES));
   const esSession = await login(svcES, esUsers[0]);
 
+  // --- Machine clients: a personal API key, and an OAuth client of an administrator's. ---------
+  const apiKey = (await call(svcES.url, '/auth/api-keys', { method: 'POST', token: esSession.access_token, body: { name: 'bench' }, expect: 201 })).json.api_key;
+  const adminUser = { username: 'bench-admin', password };
+  await register(svcES)(adminUser);
+  const esDb = await svcES.mf.getD1Database('DB');
+  await esDb.prepare(`UPDATE users SET roles = '["admin"]' WHERE username_key = ?`).bind(adminUser.username).run();
+  const adminSession = await login(svcES, adminUser);
+  const oauthClient = (await call(svcES.url, '/admin/clients', { method: 'POST', token: adminSession.access_token, body: { name: 'bench', roles: [] }, expect: 201 })).json;
+  const clientBasic = `Basic ${Buffer.from(`${oauthClient.client.client_id}:${oauthClient.client_secret}`).toString('base64')}`;
+
   // --- The reference Worker gets the very same keys: the HS256 secret, the ES256 public JWK. --
   const jwks = (await call(svcES.url, '/.well-known/jwks.json', { expect: 200 })).json;
   const esKid = jwtHeader(esSession.access_token).kid;
@@ -294,6 +304,15 @@ async function main() {
   };
 
   const json = { 'content-type': 'application/json' };
+  const fetchJson = async (url, init) => {
+    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(15_000) });
+    const text = await res.text();
+    let body;
+    try {
+      body = JSON.parse(text);
+    } catch {}
+    return { status: res.status, json: body, text };
+  };
   const bearer = (token) => ({ authorization: `Bearer ${token}` });
   const privateOk = (r) => r.status === 200 && typeof r.json?.user?.id === 'string';
   const refreshScenario = (id, label, connections) => ({
@@ -365,6 +384,27 @@ async function main() {
     { id: 'reference-es256', label: 'reference hono/jwt, ES256', target: refES, connections: 10, request: { method: 'GET', path: '/api/private', headers: bearer(esSession.access_token) }, ok: privateOk },
     { id: 'limit-es256', label: 'limit: bare + 1 cached-key verify, ES256', target: limES, connections: 10, request: { method: 'GET', path: '/api/private', headers: bearer(esSession.access_token) }, ok: privateOk },
     { id: 'private-es256', label: 'edge-auth protected route, ES256', target: svcES, connections: 10, request: { method: 'GET', path: '/api/private', headers: bearer(esSession.access_token) }, ok: privateOk, reference: 'reference-es256', limit: 'limit-es256' },
+    // Machine clients against the JWT route (goal: an API-key request within 1.2x a JWT request).
+    {
+      id: 'apikey-es256',
+      label: 'edge-auth protected route, API key (X-API-Key)',
+      target: svcES,
+      connections: 10,
+      request: { method: 'GET', path: '/api/private', headers: { 'x-api-key': apiKey } },
+      check: () => fetchJson(`${svcES.url}/api/private`, { headers: { 'x-api-key': apiKey } }),
+      ok: privateOk,
+      reference: 'private-es256',
+    },
+    {
+      id: 'client-token',
+      label: 'POST /oauth/token client_credentials (ES256)',
+      target: svcES,
+      connections: 10,
+      request: { method: 'POST', path: '/oauth/token', headers: { authorization: clientBasic, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' },
+      check: () => fetchJson(`${svcES.url}/oauth/token`, { method: 'POST', headers: { authorization: clientBasic, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' }),
+      ok: (r) => r.status === 200 && typeof r.json?.access_token === 'string',
+      reference: 'private-es256',
+    },
     { id: 'jwks', label: 'JWKS', target: svcES, connections: 10, request: { method: 'GET', path: '/.well-known/jwks.json' }, ok: (r) => r.status === 200 && Array.isArray(r.json?.keys) && r.json.keys.length > 0 },
     refreshScenario('refresh', 'refresh with rotation, ES256', REFRESH_CONNECTIONS),
     refreshScenario('refresh-contended', 'refresh with rotation, ES256, contended', REFRESH_CONTENDED_CONNECTIONS),
