@@ -8,7 +8,7 @@ import { AppError } from '../errors';
 import { parseClientIp } from '../lib/client-ip';
 import { log, type LogFields } from '../lib/log';
 import { platformFaultOf } from '../lib/platform-fault';
-import { assertNotCrossSite, originAllowed } from '../middleware/csrf';
+import { csrfCheck, originAllowed } from '../middleware/csrf';
 import { extractAccessToken, noTokenError, verifyPresented } from '../middleware/require-auth';
 import { keyRing } from '../tokens/keys';
 import { identityAssertion } from './assertion';
@@ -20,7 +20,7 @@ import { getRouteTable, matchRoute, under, type GatewayRoute } from './route-tab
 async function callerOf(c: Context<AppEnv>, route: GatewayRoute): Promise<{ auth: AuthContext | undefined; bearer: boolean }> {
   if (route.auth === 'none') return { auth: undefined, bearer: false };
   // Before authentication, as on edge-auth's own routes: a forged cross-site request learns nothing.
-  assertNotCrossSite(c);
+  csrfCheck(c);
   let presented: ReturnType<typeof extractAccessToken>;
   try {
     presented = extractAccessToken(c);
@@ -107,6 +107,7 @@ export function gateway(): MiddlewareHandler<AppEnv> {
       throw new AppError('method_not_allowed', undefined, { headers: { Allow: match.methodNotAllowed.join(', ') } });
     }
     const { route } = match;
+    c.set('gatewayRoute', route.pattern);
     const started = Date.now();
     // One event per proxied request, refusals included: usage metering builds on it.
     const event: LogFields = { requestId: c.get('requestId'), route: route.pattern, method: c.req.method };
