@@ -5,8 +5,9 @@ import { drizzle } from 'drizzle-orm/d1';
 import { eq } from 'drizzle-orm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { users } from '../src/db/schema';
-import { errorOf, type RequestOptions } from './helpers';
-import { cookieSession, echo, gatewayClient, ORIGIN, recorded, setRoles, userWith, verifyAssertion } from './gateway-helpers';
+import { faultyEnv, Faults } from './bindings';
+import { Client, errorOf, testEnv, type RequestOptions } from './helpers';
+import { cookieSession, echo, gatewayClient, ORIGIN, recorded, ROUTES, setRoles, userWith, verifyAssertion } from './gateway-helpers';
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -169,6 +170,24 @@ describe('failures and the log', () => {
     expect(events[1]).toMatchObject({ route: '/svc/admin/*', status: 403, error: 'insufficient_scope', requestId: refused.headers.get('X-Request-Id') });
     expect(lines.join('\n')).not.toContain(user.access_token);
     expect(lines.join('\n')).not.toContain(user.username);
+  });
+
+  it('503 temporarily_unavailable when edge-auth cannot check revocation (KV and D1 down); nothing is forwarded', async () => {
+    const lines: string[] = [];
+    for (const level of ['log', 'warn', 'error'] as const) vi.spyOn(console, level).mockImplementation((line: unknown) => void lines.push(String(line)));
+    const faults = new Faults();
+    const c = new Client(faultyEnv(testEnv({ GATEWAY_ROUTES: ROUTES }), faults));
+    const user = await userWith(c, []);
+    faults.kvRead = 'error';
+    faults.d1 = 'error';
+    const res = await c.request('GET', '/svc/x?marker=fault-503', { token: user.access_token });
+    faults.heal();
+    expect(res.status).toBe(503);
+    expect((await errorOf(res)).error).toBe('temporarily_unavailable');
+    expect(res.headers.get('Retry-After')).toMatch(/^\d+$/);
+    expect(await recorded()).not.toContain('fault-503');
+    const event = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.event === 'gateway.request' && l.requestId === res.headers.get('X-Request-Id'));
+    expect(event).toMatchObject({ status: 503, error: 'temporarily_unavailable' });
   });
 
   it("edge-auth's own routes and unknown paths are untouched by the table", async () => {

@@ -7,6 +7,7 @@ import type { AppEnv, AuthContext } from '../app-env';
 import { AppError } from '../errors';
 import { parseClientIp } from '../lib/client-ip';
 import { log, type LogFields } from '../lib/log';
+import { platformFaultOf } from '../lib/platform-fault';
 import { csrfCheck, originAllowed } from '../middleware/csrf';
 import { extractAccessToken, noTokenError, verifyPresented } from '../middleware/require-auth';
 import { keyRing } from '../tokens/keys';
@@ -120,6 +121,10 @@ export function gateway(): MiddlewareHandler<AppEnv> {
         status = err.status;
         event.error = err.code;
         if (err.cause instanceof UpstreamFailure) event.failure = err.cause.message;
+      } else if (platformFaultOf(err)) {
+        // edge-auth's own D1/KV failing while authenticating: app.ts answers 503 (docs/resilience.md).
+        status = 503;
+        event.error = 'temporarily_unavailable';
       }
       throw err;
     } finally {
