@@ -1,14 +1,20 @@
 import type { Config, Env } from './config';
+import type { SubjectType } from './services/authenticate';
 
 export interface AuthContext {
+  /** Who the credential stands for: a user's session, a user's API key, or an OAuth client. */
+  subject: SubjectType;
+  /** The user id (users and their API keys) or the client_id. */
   userId: string;
+  /** The username, or the client's name. */
   username: string;
+  /** The session id, the API key id, or the client token's id. */
   sessionId: string;
   jti: string;
   roles: string[];
   exp: number;
-  /** How the access token arrived: cookie-authenticated requests need CSRF defence. */
-  via: 'bearer' | 'cookie';
+  /** How the credential arrived: cookie-authenticated requests need CSRF defence. */
+  via: 'bearer' | 'cookie' | 'api_key';
 }
 
 export interface AppEnv {

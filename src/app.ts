@@ -13,9 +13,13 @@ import { errorResponse } from './lib/error-response';
 import { describeError, log } from './lib/log';
 import { platformFaultOf, temporarilyUnavailable } from './lib/platform-fault';
 import { csrfProtection } from './middleware/csrf';
+import { oauthRoutes } from './oauth/routes';
+import { adminApiKeyRoutes } from './routes/admin-api-keys';
+import { adminClientRoutes } from './routes/admin-clients';
 import { adminKeyRoutes } from './routes/admin-keys';
 import { adminRoutes } from './routes/admin';
 import { apiRoutes } from './routes/api';
+import { apiKeyRoutes } from './routes/api-keys';
 import { authRoutes } from './routes/auth';
 import { wellKnownRoutes } from './routes/well-known';
 
@@ -60,23 +64,12 @@ export function createApp(deps: AppDeps = {}) {
   });
 
   // Token and user data must never be stored by a cache (RFC 6749 section 5.1).
-  for (const path of ['/auth/*', '/api/*', '/admin/*']) {
+  for (const path of ['/auth/*', '/api/*', '/admin/*', '/oauth/*']) {
     app.use(path, async (c, next) => {
       await next();
       c.header('Cache-Control', 'no-store');
       c.header('Pragma', 'no-cache');
     });
-    app.use(
-      path,
-      cors({
-        // Only listed origins, never a reflection of an arbitrary one (credentials are allowed).
-        origin: (origin, c) => (c.get('config').allowedOrigins.includes(origin) ? origin : null),
-        credentials: true,
-        allowHeaders: ['Content-Type', 'Authorization', 'X-CSRF-Token'],
-        allowMethods: ['GET', 'POST', 'DELETE', 'PATCH', 'OPTIONS'],
-        maxAge: 600,
-      }),
-    );
     app.use(
       path,
       bodyLimit({
@@ -86,15 +79,33 @@ export function createApp(deps: AppDeps = {}) {
         },
       }),
     );
+  }
+  // Browser-facing paths only: /oauth/* is for servers (no CORS) and takes no cookies (no CSRF).
+  for (const path of ['/auth/*', '/api/*', '/admin/*']) {
+    app.use(
+      path,
+      cors({
+        // Only listed origins, never a reflection of an arbitrary one (credentials are allowed).
+        origin: (origin, c) => (c.get('config').allowedOrigins.includes(origin) ? origin : null),
+        credentials: true,
+        allowHeaders: ['Content-Type', 'Authorization', 'X-CSRF-Token', 'X-API-Key'],
+        allowMethods: ['GET', 'POST', 'DELETE', 'PATCH', 'OPTIONS'],
+        maxAge: 600,
+      }),
+    );
     app.use(path, csrfProtection());
   }
 
   app.get('/health', (c) => c.json({ status: 'ok' }));
+  app.route('/auth/api-keys', apiKeyRoutes);
   app.route('/auth', authRoutes);
   app.route('/api', apiRoutes);
   app.route('/admin/keys', adminKeyRoutes);
+  app.route('/admin/clients', adminClientRoutes);
+  app.route('/admin', adminApiKeyRoutes);
   app.route('/admin', adminRoutes);
   app.route('/.well-known', wellKnownRoutes);
+  app.route('/oauth', oauthRoutes);
 
   app.notFound((c) => errorResponse(c, new AppError('not_found')));
 

@@ -8,6 +8,7 @@ export const ERROR_STATUS = {
   invalid_token: 401,
   invalid_credentials: 401,
   invalid_grant: 401,
+  insufficient_user_authentication: 401,
   insufficient_scope: 403,
   registration_closed: 403,
   csrf_failed: 403,
@@ -37,6 +38,7 @@ const DEFAULT_MESSAGE: Record<ErrorCode, string> = {
   invalid_credentials: 'The credentials are incorrect, or the account is temporarily locked after repeated failed attempts.',
   invalid_grant: 'The refresh token is invalid, expired or revoked.',
   insufficient_scope: 'The access token lacks a required role.',
+  insufficient_user_authentication: 'Sign in again, or send your current password, to do this.',
   registration_closed: 'Registration is closed.',
   csrf_failed: 'Cross-site request refused.',
   forbidden: 'Forbidden.',
@@ -88,6 +90,15 @@ export function invalidToken(detail?: string, cause?: unknown): AppError {
     cause,
     headers: {
       'WWW-Authenticate': `Bearer realm="${REALM}", error="invalid_token", error_description="${(detail ?? DEFAULT_MESSAGE.invalid_token).replace(/"/g, "'")}"`,
+    },
+  });
+}
+
+/** RFC 9470 step-up: the sign-in is too old for this action (or the password must be sent again). */
+export function stepUpRequired(maxAge: number): AppError {
+  return new AppError('insufficient_user_authentication', undefined, {
+    headers: {
+      'WWW-Authenticate': `Bearer realm="${REALM}", error="insufficient_user_authentication", error_description="A recent sign-in is required", max_age=${maxAge}`,
     },
   });
 }

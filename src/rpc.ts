@@ -10,13 +10,14 @@ import { AppError } from './errors';
 import { describeError, log } from './lib/log';
 import { platformFaultOf } from './lib/platform-fault';
 import { ROLE_PATTERN } from './lib/validation';
-import { authenticate } from './services/authenticate';
-import { MAX_TOKEN_LENGTH, type AccessClaims } from './tokens/access';
+import { authenticate, type Subject } from './services/authenticate';
+import { MAX_TOKEN_LENGTH } from './tokens/access';
 
 export type VerifyErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'misconfigured' | 'temporarily_unavailable' | 'internal_error';
 
 export type VerifyResult =
-  | { ok: true; claims: AccessClaims }
+  /** `claims`: the subject (user, API key or client) with its roles; `sub`, `username`, `roles` and `exp` always. */
+  | { ok: true; claims: Subject }
   | { ok: false; error: VerifyErrorCode; message: string };
 
 export interface VerifyOptions {
@@ -30,8 +31,11 @@ function failure(error: VerifyErrorCode, message: string): VerifyResult {
   return { ok: false, error, message };
 }
 
-/** verify() with an explicit clock (Unix seconds): the entrypoint passes the real one, tests their own. */
-export async function verifyToken(env: Env, token: unknown, now: number, options: VerifyOptions = {}): Promise<VerifyResult> {
+/**
+ * verify() with an explicit clock (Unix seconds): the entrypoint passes the real one, tests their
+ * own. `token` is an access token or an API key, checked exactly as requireAuth checks them.
+ */
+export async function verifyToken(env: Env, token: unknown, now: number, options: VerifyOptions = {}, defer?: (work: Promise<unknown>) => void): Promise<VerifyResult> {
   // RPC callers are other code, not browsers, but their inputs are still untrusted input.
   if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
     return failure('invalid_token', 'The access token is malformed.');
@@ -41,7 +45,7 @@ export async function verifyToken(env: Env, token: unknown, now: number, options
     return failure('invalid_request', 'roles must be a list of role names.');
   }
   try {
-    const claims = await authenticate(env, getConfig(env), token, now, { roles: roles ?? [] });
+    const claims = await authenticate(env, getConfig(env), token, now, { roles: roles ?? [], defer });
     return { ok: true, claims };
   } catch (err) {
     if (err instanceof AppError && (err.code === 'invalid_token' || err.code === 'insufficient_scope')) {
@@ -57,8 +61,8 @@ export async function verifyToken(env: Env, token: unknown, now: number, options
 }
 
 export class AuthService extends WorkerEntrypoint<Env> {
-  /** Verifies an access token: `{ ok: true, claims }` or `{ ok: false, error, message }`. */
+  /** Verifies an access token or API key: `{ ok: true, claims }` or `{ ok: false, error, message }`. */
   async verify(token: string, options?: VerifyOptions): Promise<VerifyResult> {
-    return verifyToken(this.env, token, Math.floor(Date.now() / 1000), options);
+    return verifyToken(this.env, token, Math.floor(Date.now() / 1000), options, (work) => this.ctx.waitUntil(work));
   }
 }

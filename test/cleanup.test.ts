@@ -175,3 +175,24 @@ describe('scheduled clean-up', () => {
     expect(await remainingAudit(e.DB, [oldAudit, newAudit])).toEqual([newAudit]);
   });
 });
+
+describe('API keys', () => {
+  it('deletes keys revoked or expired more than a day ago, and keeps the others', async () => {
+    const e = testEnv();
+    const owner = await newUser(e.DB);
+    const key = (id: string, expiresAt: number, revokedAt: number | null) =>
+      env.DB.prepare('INSERT INTO api_keys (id, user_id, name, display_prefix, key_hash, roles, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .bind(id, owner, 'k', 'eak_x', `hash-${id}`, '[]', T0, expiresAt, revokedAt)
+        .run();
+    const ids = Array.from({ length: 5 }, () => crypto.randomUUID());
+    await key(ids[0]!, NOW + DAY, null); // live
+    await key(ids[1]!, NOW - 2 * DAY, null); // expired two days ago: deleted
+    await key(ids[2]!, NOW - 3600, null); // expired an hour ago: kept for now
+    await key(ids[3]!, NOW + DAY, NOW - 2 * DAY); // revoked two days ago: deleted
+    await key(ids[4]!, NOW + DAY, NOW - 3600); // revoked an hour ago: kept for now
+    const result = await runCleanup(e.DB, getConfig(e), NOW);
+    expect(result.apiKeys).toBeGreaterThanOrEqual(2);
+    const left = await env.DB.prepare(`SELECT id FROM api_keys WHERE id IN (${ids.map(() => '?').join(',')})`).bind(...ids).all<{ id: string }>();
+    expect(left.results.map((r) => r.id).sort()).toEqual([ids[0], ids[2], ids[4]].sort());
+  });
+});

@@ -64,6 +64,21 @@ async function expectRejected(res: Response, req: FuzzRequest, allowed?: readonl
   return body.error;
 }
 
+const OAUTH_PATHS = new Set(['/oauth/token', '/oauth/introspect', '/oauth/revoke']);
+const OAUTH_ERRORS = ['invalid_request', 'invalid_client', 'invalid_grant', 'unauthorized_client', 'unsupported_grant_type', 'invalid_scope'];
+
+/** An RFC 6749 section 5.2 error from an /oauth endpoint (or the body limit's 413, which answers first). */
+async function expectOAuthRejected(res: Response, req: FuzzRequest): Promise<void> {
+  const text = await res.text();
+  const label = `${describeReq(req)} -> ${res.status} ${text.slice(0, 200)}`;
+  expect([400, 401, 413], label).toContain(res.status);
+  const body = JSON.parse(text) as Record<string, unknown>;
+  if (res.status === 413) return;
+  expect(Object.keys(body).sort(), label).toEqual(['error', 'error_description']);
+  expect(OAUTH_ERRORS, label).toContain(body.error);
+  if (res.status === 401) expect(res.headers.get('WWW-Authenticate'), label).toMatch(/^Basic realm=/);
+}
+
 /**
  * Everything a rejected request must not change: every column of every user (the lockout
  * counters excepted: counting failed password attempts is what a rejected login is for) and of
@@ -321,6 +336,17 @@ const PROTECTED: { method: string; path: () => string; body?: string }[] = [
   { method: 'DELETE', path: () => `/admin/users/${victim.user.id}/sessions` },
   { method: 'POST', path: () => `/admin/users/${victim.user.id}/unlock` },
   { method: 'GET', path: () => '/admin/audit' },
+  { method: 'GET', path: () => '/auth/api-keys' },
+  { method: 'POST', path: () => '/auth/api-keys', body: '{"name":"x"}' },
+  { method: 'DELETE', path: () => `/auth/api-keys/${victim.user.id}` },
+  { method: 'GET', path: () => `/admin/users/${victim.user.id}/api-keys` },
+  { method: 'DELETE', path: () => `/admin/api-keys/${victim.user.id}` },
+  { method: 'GET', path: () => '/admin/clients' },
+  { method: 'POST', path: () => '/admin/clients', body: '{"name":"x","roles":[]}' },
+  { method: 'GET', path: () => '/admin/clients/cl_aaaaaaaaaaaaaaaaaaaaaa' },
+  { method: 'PATCH', path: () => '/admin/clients/cl_aaaaaaaaaaaaaaaaaaaaaa', body: '{"disabled":true}' },
+  { method: 'POST', path: () => '/admin/clients/cl_aaaaaaaaaaaaaaaaaaaaaa/rotate-secret' },
+  { method: 'DELETE', path: () => '/admin/clients/cl_aaaaaaaaaaaaaaaaaaaaaa' },
 ];
 
 const bearer = (): fc.Arbitrary<[string, string][]> => fc.constant([['Authorization', `Bearer ${victim.access_token}`]]);
@@ -458,6 +484,54 @@ describe('fuzz: every answer to a malformed request is a 4xx JSON error and chan
     });
   });
 
+  it('hostile X-API-Key headers on every protected route: 401 invalid_token, no storage read for a bad checksum', async () => {
+    const keyish = fc.oneof(
+      fc.stringMatching(/^eak_[0-9A-Za-z]{49}$/), // the right shape: the checksum refuses all but ~1 in 4 billion
+      fc.string({ maxLength: 80 }).map((s) => `eak_${s}`),
+      headerValue,
+    );
+    const arb = fc.record({ route: fc.constantFrom(...PROTECTED), key: keyish, ip: ipHeader, noise }).map(({ route, key, ip, noise: n }) => ({
+      method: route.method,
+      path: route.path(),
+      headers: [['X-API-Key', key], ['CF-Connecting-IP', ip], ['Content-Type', 'application/json'], ...n] as [string, string][],
+      body: route.method === 'POST' || route.method === 'PATCH' ? route.body ?? '' : undefined,
+    }));
+    await fuzz('api-key-header', arb, runs(400), async (res, req) => {
+      expect(await expectRejected(res, req, [401])).toBe('invalid_token');
+    });
+  });
+
+  it('/oauth endpoints with malformed forms and hostile client authentication: RFC 6749 errors, never a 5xx', async () => {
+    const throttled = client;
+    client = new Client(unthrottled(), throttled.clock);
+    const param = fc.constantFrom('grant_type', 'client_id', 'client_secret', 'scope', 'token', 'token_type_hint', 'x');
+    const value = fc.oneof(fc.constantFrom('client_credentials', 'password', 'cl_aaaaaaaaaaaaaaaaaaaaaa', 'ecs_x', victim.access_token, ''), fc.string({ maxLength: 60 }), headerValue);
+    const formBody = fc.oneof(
+      fc.array(fc.tuple(param, value), { maxLength: 6 }).map((pairs) => new URLSearchParams(pairs).toString()),
+      fc.string({ maxLength: 200 }),
+      malformedJson,
+    );
+    const authorization = fc.option(fc.oneof(
+      fc.tuple(fc.string({ maxLength: 30 }), fc.string({ maxLength: 30 })).map(([a, b]) => `Basic ${btoa(unescape(encodeURIComponent(`${a}:${b}`)))}`),
+      fc.constant('Basic cl_aaaaaaaaaaaaaaaaaaaaaa:ecs_x'),
+      hostileAuthorization,
+    ));
+    const arb = fc.record({ path: fc.constantFrom('/oauth/token', '/oauth/introspect', '/oauth/revoke'), body: formBody, type: fc.oneof(fc.constant('application/x-www-form-urlencoded'), nonJsonContentType, jsonContentType), authorization, ip: ipHeader })
+      .map(({ path, body, type, authorization: a, ip }) => ({
+        method: 'POST',
+        path,
+        headers: [['Content-Type', type], ['CF-Connecting-IP', ip], ...(a !== null ? [['Authorization', a] as [string, string]] : [])] as [string, string][],
+        body,
+      }));
+    try {
+      await fuzz('oauth', arb, runs(500), async (res, req) => {
+        await expectOAuthRejected(res, req);
+      });
+    } finally {
+      client = throttled;
+    }
+  });
+
   it('DELETE /auth/sessions/:id with a valid token and hostile ids', async () => {
     const id = fc.oneof(fc.uuid(), fc.string({ maxLength: 80 }).map(encodeURIComponent), fc.string({ maxLength: 40 }).map((s) => s.replace(/[#?/]/g, '')), fc.constantFrom('%E0%A4%A', '%00', '..%2F..', '%2e%2e'));
     const arb = fc.record({ id, ip: ipHeader, noise }).map(({ id: i, ip, noise: n }) => ({
@@ -472,7 +546,8 @@ describe('fuzz: every answer to a malformed request is a 4xx JSON error and chan
 
   it('any method on any path without credentials: public GETs answer 200, everything else a 4xx', async () => {
     const known = ['/health', '/auth/register', '/auth/login', '/auth/refresh', '/auth/logout', '/auth/logout-all', '/auth/password', '/auth/me', '/auth/sessions',
-      '/auth/sessions/x', '/api/private', '/api/admin', '/.well-known/jwks.json', '/.well-known/openid-configuration', '/.well-known/oauth-authorization-server', '/admin/users', '/admin/keys'];
+      '/auth/sessions/x', '/api/private', '/api/admin', '/.well-known/jwks.json', '/.well-known/openid-configuration', '/.well-known/oauth-authorization-server', '/admin/users', '/admin/keys',
+      '/auth/api-keys', '/admin/clients', '/admin/api-keys/x', '/oauth/token', '/oauth/introspect', '/oauth/revoke'];
     const path = fc.oneof(
       fc.constantFrom(...known),
       fc.tuple(fc.constantFrom(...known), fc.string({ maxLength: 30 })).map(([p, s]) => `${p}${encodeURI(s).replace(/#/g, '%23')}`),
@@ -494,6 +569,10 @@ describe('fuzz: every answer to a malformed request is a 4xx JSON error and chan
         const ok = ((req.method === 'GET' || req.method === 'HEAD') && publicGets.has(pathname) && res.status === 200) || (req.method === 'OPTIONS' && res.status === 204);
         expect(ok, `${describeReq(req)} -> ${res.status} ${text.slice(0, 100)}`).toBe(true);
         if (req.method === 'GET') expect(() => JSON.parse(text)).not.toThrow();
+        return;
+      }
+      if (req.method === 'POST' && OAUTH_PATHS.has(pathname)) {
+        await expectOAuthRejected(res, req);
         return;
       }
       await expectRejected(res, req);

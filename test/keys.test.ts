@@ -336,15 +336,19 @@ describe('JWKS and discovery', () => {
     expect(doc).toMatchObject({
       issuer: 'https://auth.example.com',
       jwks_uri: 'https://auth.example.com/.well-known/jwks.json',
-      // Empty, not absent: RFC 8414's defaults for absent members would claim flows that do not exist.
+      // Empty, not absent: RFC 8414's default for an absent member would claim flows that do not exist.
       response_types_supported: [],
-      grant_types_supported: [],
+      grant_types_supported: ['client_credentials'],
+      token_endpoint: 'https://auth.example.com/oauth/token',
+      introspection_endpoint: 'https://auth.example.com/oauth/introspect',
+      revocation_endpoint: 'https://auth.example.com/oauth/revoke',
+      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       access_token_signing_alg_values_supported: ['ES256'],
       login_endpoint: 'https://auth.example.com/auth/login',
       refresh_endpoint: 'https://auth.example.com/auth/refresh',
     });
     // No registered member whose protocol the /auth endpoints do not speak, and nothing OpenID.
-    for (const member of ['token_endpoint', 'revocation_endpoint', 'registration_endpoint', 'userinfo_endpoint', 'authorization_endpoint',
+    for (const member of ['registration_endpoint', 'userinfo_endpoint', 'authorization_endpoint',
       'id_token_signing_alg_values_supported', 'subject_types_supported', 'claims_supported']) expect(doc).not.toHaveProperty(member);
 
     const oidc = await c.request('GET', '/.well-known/openid-configuration');

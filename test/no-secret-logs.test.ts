@@ -164,6 +164,58 @@ describe.each(['ES256', 'HS256'] as Alg[])('with %s', (alg) => {
   });
 });
 
+describe('machine clients', () => {
+  it('API keys, client secrets and client tokens appear in no log line, error body or audit row', async () => {
+    const env = testEnv();
+    const c = new Client(env);
+    const db = drizzle(env.DB);
+    const secrets = new Set<string>();
+    const bodies: string[] = [];
+    const form = (params: Record<string, string>, auth?: string) =>
+      c.request('POST', params.token !== undefined ? '/oauth/introspect' : '/oauth/token', {
+        body: new URLSearchParams(params).toString(),
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...(auth ? { Authorization: auth } : {}) },
+      });
+
+    const admin = await c.register(uniqueName('keyadmin'));
+    await db.update(users).set({ roles: '["admin"]' }).where(eq(users.id, admin.id)).run();
+    const boss = await c.login(admin.username, admin.password);
+    const created = (await (await c.request('POST', '/auth/api-keys', { token: boss.access_token, json: { name: 'leaky' } })).json()) as { api_key: string; key: { id: string } };
+    secrets.add(created.api_key);
+    expect((await c.request('GET', '/api/private', { headers: { 'X-API-Key': created.api_key } })).status).toBe(200);
+    // A mistyped key, a revoked key, a key in a cookie: refused, and the key is echoed nowhere.
+    for (const res of [
+      await c.request('GET', '/api/private', { headers: { 'X-API-Key': `${created.api_key.slice(0, -1)}x` } }),
+      await c.request('GET', '/api/private', { headers: { Cookie: `__Host-edge_access=${created.api_key}` } }),
+      await c.request('POST', '/auth/logout-all', { headers: { 'X-API-Key': created.api_key } }),
+    ]) bodies.push(await res.text());
+
+    const client = (await (await c.request('POST', '/admin/clients', { token: boss.access_token, json: { name: 'leaky partner', roles: ['admin'] } })).json()) as { client: { client_id: string }; client_secret: string };
+    secrets.add(client.client_secret);
+    const basic = `Basic ${btoa(`${client.client.client_id}:${client.client_secret}`)}`;
+    const issued = (await (await form({ grant_type: 'client_credentials' }, basic)).json()) as { access_token: string };
+    secrets.add(issued.access_token);
+    for (const res of [
+      await form({ grant_type: 'client_credentials' }, `Basic ${btoa(`${client.client.client_id}:${client.client_secret}x`)}`),
+      await form({ grant_type: 'client_credentials', client_id: client.client.client_id, client_secret: client.client_secret, scope: 'nope' }),
+      await form({ token: issued.access_token }, basic),
+      await form({ token: created.api_key }, basic),
+    ]) bodies.push(await res.text());
+    const rotated = (await (await c.request('POST', `/admin/clients/${client.client.client_id}/rotate-secret`, { token: boss.access_token })).json()) as { client_secret: string };
+    secrets.add(rotated.client_secret);
+    expect((await c.request('DELETE', `/auth/api-keys/${created.key.id}`, { token: boss.access_token })).status).toBe(204);
+
+    const log = captured.join('\n');
+    expect(log).toContain('"event":"auth.api_key_create"');
+    expect(log).toContain('"event":"auth.client_token"');
+    expect(leaks(log, secrets), 'secrets in the console output').toEqual([]);
+    expect(leaks(bodies.join('\n'), secrets), 'secrets in error bodies').toEqual([]);
+    const audit = JSON.stringify(await db.select().from(auditLog).all());
+    expect(audit).toContain('"client_secret_rotate"');
+    expect(leaks(audit, secrets), 'secrets in the audit log').toEqual([]);
+  });
+});
+
 describe('database errors', () => {
   it('a failed query is logged without its bound parameters (drizzle puts them in the message)', async () => {
     const env = testEnv();

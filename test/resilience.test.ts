@@ -41,6 +41,14 @@ function faulty(): { c: Client; faults: Faults } {
   return { c: new Client(faultyEnv(testEnv(), faults)), faults };
 }
 
+/**
+ * A client as another isolate would be: its own binding objects, so its own revocation, API-key
+ * and key-ring caches (all are kept per binding), under the same faults and the same stores.
+ */
+function anotherIsolate(c: Client, faults: Faults): Client {
+  return new Client(faultyEnv(testEnv(), faults), c.clock);
+}
+
 /** The 503 contract: code, Retry-After, request id, and exactly one structured log line. */
 async function expectUnavailable(res: Response, store: 'd1' | 'kv'): Promise<void> {
   expect(res.status).toBe(503);
@@ -227,8 +235,7 @@ describe('KV erroring or slow on reads: revocation fails closed onto D1', () => 
     const u = await c.signedUp();
     const other = await c.login(u.username, u.password);
     expect((await c.request('POST', '/auth/logout', { token: other.access_token })).status).toBe(204);
-    // A fresh isolate (its own cache), as another location would be.
-    const elsewhere = new Client(c.env, c.clock);
+    const elsewhere = anotherIsolate(c, faults);
     faults.kvRead = 'error';
     expect((await elsewhere.request('GET', '/api/private', { token: other.access_token })).status).toBe(401);
     expect((await elsewhere.request('GET', '/api/private', { token: u.access_token })).status).toBe(200);
@@ -250,7 +257,7 @@ describe('KV erroring or slow on reads: revocation fails closed onto D1', () => 
     expect((await c.request('POST', '/auth/logout-all', { token: u.access_token })).status).toBe(204);
     faults.kvRead = 'error';
     c.clock.advance(1);
-    const elsewhere = new Client(c.env, c.clock);
+    const elsewhere = anotherIsolate(c, faults);
     for (const s of [u, ...sessionsOfU]) expect((await elsewhere.request('GET', '/api/private', { token: s.access_token })).status).toBe(401);
   });
 
@@ -258,7 +265,7 @@ describe('KV erroring or slow on reads: revocation fails closed onto D1', () => 
     const { c, faults } = faulty();
     const u = await c.signedUp();
     faults.kvRead = { delayMs: 3_000 };
-    const elsewhere = new Client(c.env, c.clock);
+    const elsewhere = anotherIsolate(c, faults);
     const started = Date.now();
     expect((await elsewhere.request('GET', '/api/private', { token: u.access_token })).status).toBe(200);
     expect(Date.now() - started).toBeLessThan(2_000);
@@ -269,6 +276,36 @@ describe('KV erroring or slow on reads: revocation fails closed onto D1', () => 
     const u = await c.signedUp();
     faults.kvRead = 'error';
     expect((await c.request('POST', '/auth/refresh', { json: { refresh_token: u.refresh_token } })).status).toBe(200);
+  });
+});
+
+describe('KV erroring: machine credentials have no D1 fallback, so they fail closed with 503', () => {
+  it('a client_credentials token and an API key answer 503 while KV reads fail, never an admission', async () => {
+    const { c, faults } = faulty();
+    const boss = await c.register();
+    await drizzle(env.DB).update(users).set({ roles: '["admin","reports"]' }).where(eq(users.id, boss.id)).run();
+    const admin = await c.login(boss.username, boss.password);
+    const created = await c.request('POST', '/admin/clients', { token: admin.access_token, json: { name: 'partner', roles: ['reports'] } });
+    expect(created.status).toBe(201);
+    const { client, client_secret: secret } = (await created.json()) as { client: { client_id: string }; client_secret: string };
+    const issued = await c.request('POST', '/oauth/token', {
+      body: new URLSearchParams({ grant_type: 'client_credentials' }).toString(),
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: `Basic ${btoa(`${client.client_id}:${secret}`)}` },
+    });
+    expect(issued.status).toBe(200);
+    const clientToken = ((await issued.json()) as { access_token: string }).access_token;
+    const key = await c.request('POST', '/auth/api-keys', { token: admin.access_token, json: { name: 'ci', password: PASSWORD } });
+    expect(key.status).toBe(201);
+    const apiKey = ((await key.json()) as { api_key: string }).api_key;
+
+    faults.kvRead = 'error';
+    const elsewhere = anotherIsolate(c, faults);
+    // A client token's own revocation (RFC 7009) is recorded only in KV: D1 cannot stand in.
+    await expectUnavailable(await elsewhere.request('GET', '/api/private', { token: clientToken }), 'kv');
+    // An API key is found only through its KV copy.
+    await expectUnavailable(await elsewhere.request('GET', '/api/private', { headers: { 'X-API-Key': apiKey } }), 'kv');
+    // A user's token still works through the session row.
+    expect((await elsewhere.request('GET', '/api/private', { token: admin.access_token })).status).toBe(200);
   });
 });
 

@@ -20,7 +20,17 @@ export type AuditEvent =
   | 'user_unlock'
   | 'admin_sessions_end'
   | 'key_rotate'
-  | 'user_create_cli';
+  | 'user_create_cli'
+  | 'api_key_create'
+  | 'api_key_revoke'
+  | 'client_create'
+  | 'client_update'
+  | 'client_disable'
+  | 'client_enable'
+  | 'client_secret_rotate'
+  | 'client_delete'
+  | 'client_token'
+  | 'token_revoke';
 
 export interface AuditEntry {
   event: AuditEvent;

@@ -90,6 +90,49 @@ export const signingKeys = sqliteTable(
   ],
 );
 
+/** Personal API keys (docs/machine-clients.md). The key itself is shown once; only its SHA-256 is kept. */
+export const apiKeys = sqliteTable(
+  'api_keys',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    /** The key's first characters (prefix and a few random ones), to recognise it in a list. */
+    displayPrefix: text('display_prefix').notNull(),
+    /** SHA-256 (base64url) of the whole key: looked up by it, never stored raw. */
+    keyHash: text('key_hash').notNull(),
+    /** JSON array: the roles the key may use, a subset of its owner's (intersected at use). */
+    roles: text('roles').notNull(),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    /** Written at most once per key per LAST_USED_INTERVAL, off the response path. */
+    lastUsedAt: integer('last_used_at'),
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [uniqueIndex('api_keys_hash_unique').on(t.keyHash), index('api_keys_user_idx').on(t.userId, t.revokedAt)],
+);
+
+/** OAuth 2 service clients (client_credentials). Secrets are 256-bit random: SHA-256 suffices. */
+export const oauthClients = sqliteTable('oauth_clients', {
+  /** The public client_id. */
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  /** JSON array of the roles the client may hold; `scope` narrows them per token. */
+  roles: text('roles').notNull(),
+  secretHash: text('secret_hash').notNull(),
+  /** The secret a rotation replaced, accepted until `previous_expires_at`. */
+  previousSecretHash: text('previous_secret_hash'),
+  previousExpiresAt: integer('previous_expires_at'),
+  disabled: integer('disabled', { mode: 'boolean' }).notNull().default(false),
+  /** Lockout, as for passwords (db/lockout.ts): consecutive failed secret checks. */
+  failedAttempts: integer('failed_attempts').notNull().default(0),
+  lockedUntil: integer('locked_until'),
+  createdAt: integer('created_at').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+});
+
 export const auditLog = sqliteTable(
   'audit_log',
   {
@@ -116,3 +159,5 @@ export type UserRow = typeof users.$inferSelect;
 export type SessionRow = typeof sessions.$inferSelect;
 export type SigningKeyRow = typeof signingKeys.$inferSelect;
 export type AuditRow = typeof auditLog.$inferSelect;
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
+export type OAuthClientRow = typeof oauthClients.$inferSelect;

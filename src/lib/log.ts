@@ -19,7 +19,11 @@ export type AuthLogEvent =
   | 'logout'
   | 'logout_all'
   | 'session_end'
-  | 'password_change';
+  | 'password_change'
+  | 'api_key_create'
+  | 'api_key_revoke'
+  | 'client_token'
+  | 'token_revoke';
 
 const SECRET_NAME = /token|secret|passw|hash|cookie|authorization|credential|username|private|^key$|_key$|key_/i;
 export const REDACTED = '[redacted]';

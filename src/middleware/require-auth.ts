@@ -8,10 +8,11 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import type { AppEnv, AuthContext } from '../app-env';
 import { ACCESS_COOKIE, CSRF_COOKIE } from '../cookies';
-import { invalidToken, missingToken } from '../errors';
+import { AppError, invalidToken, missingToken } from '../errors';
 import { ROLE_PATTERN } from '../lib/validation';
-import { authenticate } from '../services/authenticate';
+import { authenticate, type SubjectType } from '../services/authenticate';
 import { MAX_TOKEN_LENGTH } from '../tokens/access';
+import { looksLikeApiKey } from '../tokens/api-key-format';
 
 export interface RequireAuthOptions {
   /** Admit callers holding any of these roles (none: any authenticated caller). */
@@ -22,14 +23,32 @@ export interface RequireAuthOptions {
    * `c.get('auth').roles`. Costs one D1 read; for administration and other sensitive routes.
    */
   fresh?: boolean;
+  /**
+   * The kinds of caller admitted (default: all). Routes about a signed-in person's own session
+   * (logout, password, sessions, creating API keys) admit only `user`: 403 forbidden otherwise.
+   */
+  subjects?: readonly SubjectType[];
 }
+
+const ALL_SUBJECTS: readonly SubjectType[] = ['user', 'api_key', 'client'];
+const SUBJECT_NAMES: Record<SubjectType, string> = { user: 'a signed-in user', api_key: 'an API key', client: 'an OAuth client' };
 
 // RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
 const MAX_AUTHORIZATION_LENGTH = MAX_TOKEN_LENGTH + 16;
 
-/** The presented access token and where it came from; undefined when none was presented. */
+/**
+ * The presented credential (access token or API key) and where it came from; undefined when none
+ * was presented. API keys come in `Authorization: Bearer` or `X-API-Key`, never in a cookie (a
+ * cookie is ambient authority a key must not have) and never in the query string.
+ */
 export function extractAccessToken(c: Context): { token: string; via: AuthContext['via'] } | undefined {
+  const apiKey = c.req.header('X-API-Key');
+  if (apiKey !== undefined) {
+    if (c.req.header('Authorization') !== undefined) throw invalidToken('Send one credential: Authorization or X-API-Key, not both.');
+    if (apiKey.length > MAX_AUTHORIZATION_LENGTH || !looksLikeApiKey(apiKey)) throw invalidToken('The X-API-Key header must carry an API key.');
+    return { token: apiKey, via: 'api_key' };
+  }
   const header = c.req.header('Authorization');
   if (header !== undefined) {
     if (header.length > MAX_AUTHORIZATION_LENGTH) throw invalidToken('The Authorization header is too long.');
@@ -39,11 +58,33 @@ export function extractAccessToken(c: Context): { token: string; via: AuthContex
       if (/^bearer\b/i.test(header.trim())) throw invalidToken('The Authorization header must be "Bearer <token>".');
       throw missingToken();
     }
-    return { token: match[1]!, via: 'bearer' };
+    return { token: match[1]!, via: looksLikeApiKey(match[1]!) ? 'api_key' : 'bearer' };
   }
   const cookie = getCookie(c, ACCESS_COOKIE, 'host');
-  if (cookie) return { token: cookie, via: 'cookie' };
+  if (cookie) {
+    if (looksLikeApiKey(cookie)) throw invalidToken('API keys are not accepted in cookies.');
+    return { token: cookie, via: 'cookie' };
+  }
   return undefined;
+}
+
+/**
+ * Guards a route: the request must carry a valid credential (Bearer access token, session cookie,
+ * or API key) of an admitted kind, holding any of `roles`; `c.get('auth')` then describes it.
+ *
+ * @param options roles (any of), `fresh` (D1 decides, one read), `subjects` (kinds of caller)
+ * @example
+ *   app.get('/reports', requireAuth({ roles: ['analyst'] }), (c) => c.json({ by: c.get('auth').username }))
+ *   app.post('/auth/password', requireAuth({ subjects: ['user'] }), handler)
+ *   app.get('/admin/users', requireAuth({ roles: ['admin'], fresh: true }), handler)
+ */
+/** waitUntil when the runtime gave the request an execution context; otherwise the work just runs. */
+function deferWork(c: Context, work: Promise<unknown>): void {
+  try {
+    c.executionCtx.waitUntil(work);
+  } catch {
+    // No ExecutionContext (app.request in a script): the promise is already running.
+  }
 }
 
 export function requireAuth(options: RequireAuthOptions = {}): MiddlewareHandler<AppEnv> {
@@ -51,6 +92,9 @@ export function requireAuth(options: RequireAuthOptions = {}): MiddlewareHandler
   for (const role of roles) {
     if (!ROLE_PATTERN.test(role)) throw new Error(`requireAuth: invalid role name "${role}"`);
   }
+  const subjects = options.subjects ?? ALL_SUBJECTS;
+  if (subjects.length === 0 || subjects.some((s) => !ALL_SUBJECTS.includes(s))) throw new Error('requireAuth: subjects must name user, api_key or client');
+  const refusal = `This route needs ${subjects.map((s) => SUBJECT_NAMES[s]).join(' or ')}.`;
   return async function requireAuthMiddleware(c, next) {
     const presented = extractAccessToken(c);
     if (!presented) {
@@ -59,8 +103,22 @@ export function requireAuth(options: RequireAuthOptions = {}): MiddlewareHandler
       if (getCookie(c, CSRF_COOKIE, 'host')) throw invalidToken('The access token has expired; refresh it.');
       throw missingToken();
     }
-    const claims = await authenticate(c.env, c.get('config'), presented.token, c.get('now')(), { roles, fresh: options.fresh });
-    c.set('auth', { userId: claims.sub, username: claims.username, sessionId: claims.sid, jti: claims.jti, roles: claims.roles, exp: claims.exp, via: presented.via });
+    const subject = await authenticate(c.env, c.get('config'), presented.token, c.get('now')(), {
+      roles,
+      fresh: options.fresh,
+      defer: (work) => deferWork(c, work),
+    });
+    if (!subjects.includes(subject.type)) throw new AppError('forbidden', refusal);
+    c.set('auth', { subject: subject.type, userId: subject.sub, username: subject.username, sessionId: subject.sid, jti: subject.jti, roles: subject.roles, exp: subject.exp, via: presented.via });
     await next();
   };
+}
+
+/**
+ * The guard of every /admin route: the `admin` role with a fresh check (a demoted, disabled or
+ * deleted administrator, or an ended session, loses access at the next request). Users and their
+ * API keys only: admin writes name a user as their actor, which an OAuth client is not.
+ */
+export function requireAdmin(): MiddlewareHandler<AppEnv> {
+  return requireAuth({ roles: ['admin'], fresh: true, subjects: ['user', 'api_key'] });
 }

@@ -6,11 +6,11 @@ import { recordAudit } from '../db/audit';
 import { listKeys } from '../db/signing-keys';
 import { AppError } from '../errors';
 import { requestMeta } from '../lib/request-meta';
-import { requireAuth } from '../middleware/require-auth';
+import { requireAdmin } from '../middleware/require-auth';
 import { envSecretKid } from '../tokens/key-material';
 import { ExternalKeyError, keyRing, rotate, rotationOverlap, usesEnvSecret } from '../tokens/keys';
 
-const adminOnly = requireAuth({ roles: ['admin'], fresh: true });
+const adminOnly = requireAdmin();
 
 function audit(c: Context<AppEnv>, outcome: 'success' | 'failure', detail: Record<string, string | number | null>): Promise<void> {
   const meta = requestMeta(c);

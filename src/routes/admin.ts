@@ -10,10 +10,10 @@ import { readJson } from '../lib/body';
 import { pageSize, readQuery, unixSeconds } from '../lib/query';
 import { requestMeta } from '../lib/request-meta';
 import { email, MAX_ROLES_PER_USER, role } from '../lib/validation';
-import { requireAuth } from '../middleware/require-auth';
+import { requireAdmin } from '../middleware/require-auth';
 import * as admin from '../services/admin';
 
-const adminOnly = requireAuth({ roles: [admin.ADMIN_ROLE], fresh: true });
+const adminOnly = requireAdmin();
 
 const UserId = z.uuid();
 const UserListQuery = z.strictObject({

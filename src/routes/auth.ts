@@ -27,6 +27,9 @@ const LogoutBody = z.strictObject({ refresh_token: refreshToken.optional() });
 const PasswordBody = z.strictObject({ current_password: loginPassword, new_password: password });
 const SessionId = z.uuid();
 
+/** Routes about the caller's own sign-in: an API key or a client token has no session to manage. */
+const sessionOnly = requireAuth({ subjects: ['user'] });
+
 function deps(c: Context<AppEnv>): auth.AuthDeps {
   return { env: c.env, config: c.get('config'), meta: requestMeta(c), now: c.get('now')() };
 }
@@ -91,7 +94,7 @@ export const authRoutes = new Hono<AppEnv>()
       return errorResponse(c, err);
     }
   })
-  .post('/logout', requireAuth(), async (c) => {
+  .post('/logout', sessionOnly, async (c) => {
     const input = await readJson(c, LogoutBody, { optional: true });
     const caller = c.get('auth');
     const other = input.refresh_token ? await sessionOfRefreshToken(c.env, input.refresh_token) : undefined;
@@ -99,27 +102,27 @@ export const authRoutes = new Hono<AppEnv>()
     clearSessionCookies(c);
     return c.body(null, 204);
   })
-  .post('/logout-all', requireAuth(), async (c) => {
+  .post('/logout-all', sessionOnly, async (c) => {
     await auth.logoutAll(deps(c), c.get('auth'));
     clearSessionCookies(c);
     return c.body(null, 204);
   })
-  .post('/password', requireAuth(), rateLimitPasswordCheck(), async (c) => {
+  .post('/password', sessionOnly, rateLimitPasswordCheck(), async (c) => {
     const input = await readJson(c, PasswordBody);
     await auth.changePassword(deps(c), c.get('auth'), { currentPassword: input.current_password, newPassword: input.new_password });
     return c.body(null, 204);
   })
-  .get('/me', requireAuth(), async (c) => {
+  .get('/me', requireAuth({ subjects: ['user', 'api_key'] }), async (c) => {
     const user = await findUserById(c.env.DB, c.get('auth').userId);
     if (!user || user.disabled) throw invalidToken('The account no longer exists or is disabled.');
     return c.json({ user: toPublicUser(user) });
   })
-  .get('/sessions', requireAuth(), async (c) => {
+  .get('/sessions', sessionOnly, async (c) => {
     const caller = c.get('auth');
     const sessions = await listActiveSessions(c.env.DB, caller.userId, c.get('now')());
     return c.json({ sessions: sessions.map((s) => ({ ...s, current: s.id === caller.sessionId })) });
   })
-  .delete('/sessions/:id', requireAuth(), async (c) => {
+  .delete('/sessions/:id', sessionOnly, async (c) => {
     const id = SessionId.safeParse(c.req.param('id'));
     if (!id.success) throw new AppError('not_found', 'No such active session.');
     await auth.endOwnSession(deps(c), c.get('auth'), id.data);

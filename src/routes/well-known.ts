@@ -14,19 +14,26 @@ export function issuerUrl(config: Config, path: string): string {
 }
 
 /**
- * Authorization-server metadata (RFC 8414): only what is true. There is no authorization
- * endpoint and no OAuth token endpoint (the /auth endpoints speak JSON, not RFC 6749's forms), so
- * no response type and no grant type is offered: both lists are published empty, because RFC 8414
- * gives absent members defaults ("authorization_code", "implicit") that would be false. The /auth
- * endpoints appear under their own unregistered names, which no OAuth library calls. No OpenID
- * members: edge-auth issues no ID tokens (see openidConfigurationRefusal).
+ * Authorization-server metadata (RFC 8414): only what is true. There is no authorization endpoint,
+ * so no response type is offered: the list is published empty, because RFC 8414 gives absent
+ * members defaults ("code" flows, "authorization_code" and "implicit" grants) that would be false.
+ * The /oauth endpoints speak RFC 6749/7662/7009 and are published under their registered names;
+ * the JSON /auth endpoints under their own unregistered names, which no OAuth library calls. No
+ * OpenID members: edge-auth issues no ID tokens (see openidConfigurationRefusal).
  */
 export function discoveryDocument(config: Config) {
+  const clientAuth = ['client_secret_basic', 'client_secret_post'];
   return {
     issuer: config.issuer,
     jwks_uri: issuerUrl(config, '/.well-known/jwks.json'),
+    token_endpoint: issuerUrl(config, '/oauth/token'),
+    introspection_endpoint: issuerUrl(config, '/oauth/introspect'),
+    revocation_endpoint: issuerUrl(config, '/oauth/revoke'),
     response_types_supported: [] as string[],
-    grant_types_supported: [] as string[],
+    grant_types_supported: ['client_credentials'],
+    token_endpoint_auth_methods_supported: clientAuth,
+    introspection_endpoint_auth_methods_supported: clientAuth,
+    revocation_endpoint_auth_methods_supported: clientAuth,
     access_token_signing_alg_values_supported: [config.alg],
     login_endpoint: issuerUrl(config, '/auth/login'),
     refresh_endpoint: issuerUrl(config, '/auth/refresh'),

@@ -18,6 +18,8 @@ import {
 import { AppError, insufficientScope } from '../errors';
 import { decodeCursor, decodeIntCursor, encodeCursor } from '../lib/cursor';
 import type { RequestMeta } from '../lib/request-meta';
+import { keysWithOwner } from '../db/api-keys';
+import { syncApiKeys } from '../tokens/api-keys';
 import { deleteUserEndingSessions, endUserSessions } from '../tokens/refresh';
 
 /** The built-in role that the admin API requires. */
@@ -110,6 +112,8 @@ export async function updateUser(d: AdminDeps, id: string, changes: UserChanges)
   if (rolesChanged || disabled) {
     ended = await endUserSessions(d.env, d.config, id, disabled ? 'user_disabled' : 'roles_changed', d.now);
   }
+  // API keys carry at most their owner's current roles, and none while the owner is disabled.
+  if (rolesChanged || disabled || enabled) await syncApiKeys(d.env, id, d.now);
   if (rolesChanged) await audit(d, id, { event: 'role_change', outcome: 'success', detail: { from: oldRoles, to: parseRoles(after.roles), sessions_ended: ended } });
   if (disabled) await audit(d, id, { event: 'user_disable', outcome: 'success', detail: { sessions_ended: ended } });
   if (enabled) await audit(d, id, { event: 'user_enable', outcome: 'success' });
@@ -125,8 +129,11 @@ async function lostRace(d: AdminDeps, id: string): Promise<AppError> {
 
 export async function deleteUser(d: AdminDeps, id: string): Promise<void> {
   if (id === d.actorId) throw new AppError('conflict', 'Administrators cannot delete themselves.');
+  // The keys go with the user (ON DELETE CASCADE): their KV copies are found by hash first.
+  const { keys } = await keysWithOwner(d.env.DB, id, d.now);
   const { deleted, ended } = await deleteUserEndingSessions(d.env, d.config, id, d.now, d.actorId);
   if (!deleted) throw await lostRace(d, id);
+  await syncApiKeys(d.env, id, d.now, keys.map((k) => k.keyHash));
   await audit(d, id, { event: 'user_delete', outcome: 'success', detail: { sessions_ended: ended } });
 }
 

@@ -2,7 +2,7 @@
 // Routes parse and shape; the decisions live here.
 import type { Config, Env } from '../config';
 import { burnPasswordCheck, hashPassword, PasswordHashError, verifyPassword } from '../crypto/password';
-import { recordAudit } from '../db/audit';
+import { recordAudit, type AuditEvent } from '../db/audit';
 import { admitLoginAttempt, admitPasswordAttempt, clearFailedLogins, type AttemptOutcome } from '../db/lockout';
 import { findUserById, insertUser, parseRoles, setPasswordHash, toPublicUser, type PublicUser } from '../db/users';
 import type { UserRow } from '../db/schema';
@@ -162,29 +162,37 @@ export async function refresh(d: Deps, presented: string): Promise<Issued> {
   return issueFor(d, user, outcome.sessionId, outcome.refreshToken, outcome.refreshExpiresAt);
 }
 
+/**
+ * Verifies the caller's current password for a signed-in action (password change, step-up). It
+ * counts toward the same lockout as login: a stolen access token must not become an unthrottled
+ * password-guessing oracle. Returns the user as read; audits and throws invalid_credentials otherwise.
+ */
+export async function confirmPassword(d: Deps, userId: string, password: string, event: AuthLogEvent & AuditEvent): Promise<UserRow> {
+  const attempt = await admitPasswordAttempt(d.env.DB, userId, d.now);
+  if (attempt.kind === 'unknown') throw new AppError('invalid_token');
+  if (attempt.kind === 'locked') {
+    await burnPasswordCheck(password).catch(() => undefined);
+    await audit(d, { event, outcome: 'failure', actorId: userId, subjectId: userId, detail: { reason: 'locked', locked_until: attempt.lockedUntil } });
+    throw new AppError('invalid_credentials');
+  }
+  const user = attempt.user;
+  const verified = await verifyPassword(password, user.passwordHash).catch((err: unknown) => {
+    throw new AppError('internal_error', undefined, { cause: err });
+  });
+  if (!verified.ok) {
+    await audit(d, { event, outcome: 'failure', actorId: user.id, subjectId: user.id, detail: failureDetail('bad_password', user, d.now) });
+    throw new AppError('invalid_credentials');
+  }
+  await clearFailedLogins(d.env.DB, user.id);
+  return user;
+}
+
 export async function changePassword(
   d: Deps,
   caller: { userId: string; sessionId: string },
   input: { currentPassword: string; newPassword: string },
 ): Promise<void> {
-  // The current-password check counts toward the same lockout as login: a stolen access token
-  // must not become an unthrottled password-guessing oracle.
-  const attempt = await admitPasswordAttempt(d.env.DB, caller.userId, d.now);
-  if (attempt.kind === 'unknown') throw new AppError('invalid_token');
-  if (attempt.kind === 'locked') {
-    await burnPasswordCheck(input.currentPassword).catch(() => undefined);
-    await audit(d, { event: 'password_change', outcome: 'failure', actorId: caller.userId, subjectId: caller.userId, detail: { reason: 'locked', locked_until: attempt.lockedUntil } });
-    throw new AppError('invalid_credentials');
-  }
-  const user = attempt.user;
-  const verified = await verifyPassword(input.currentPassword, user.passwordHash).catch((err: unknown) => {
-    throw new AppError('internal_error', undefined, { cause: err });
-  });
-  if (!verified.ok) {
-    await audit(d, { event: 'password_change', outcome: 'failure', actorId: user.id, subjectId: user.id, detail: failureDetail('bad_password', user, d.now) });
-    throw new AppError('invalid_credentials');
-  }
-  await clearFailedLogins(d.env.DB, user.id);
+  const user = await confirmPassword(d, caller.userId, input.currentPassword, 'password_change');
   const newHash = await hashOrFail(input.newPassword);
   const ended = await endUserSessions(d.env, d.config, user.id, 'password_change', d.now, caller.sessionId, () =>
     setPasswordEndingSessions(d.env.DB, user.id, newHash, d.now, caller.sessionId),
@@ -210,3 +218,4 @@ export async function endOwnSession(d: Deps, caller: { userId: string }, session
 }
 
 export type { Deps as AuthDeps };
+export { audit as auditAuthEvent };

@@ -1,11 +1,19 @@
-// authenticate: the one answer to "is this access token good right now?", shared by requireAuth
-// (HTTP) and the AuthService RPC entrypoint (other Workers), so both apply exactly the same
-// checks: RFC 8725 verification against the key ring (tokens/access.ts), then the revocation list,
-// then (with `fresh`) the stored user.
+// authenticate: the one answer to "who is calling, and may they?", shared by requireAuth (HTTP),
+// the AuthService RPC entrypoint and the OAuth introspection endpoint, so all apply exactly the
+// same checks. Every credential resolves to one subject (one subject model, docs/machine-clients.md):
+//   - a user, by an access token of a session;
+//   - an API key, owned by a user, with at most its owner's roles (tokens/api-keys.ts);
+//   - an OAuth client, by a client_credentials access token (`client_id` claim).
+// Access tokens: RFC 8725 verification against the key ring (tokens/access.ts), then the
+// revocation list; with `fresh`, the stored state in D1 decides.
 import type { Config } from '../config';
+import { apiKeyWithOwner } from '../db/api-keys';
+import { findClient } from '../db/clients';
 import { findUserWithSession, parseRoles } from '../db/users';
 import { insufficientScope, invalidToken } from '../errors';
 import { verifyAccessToken, type AccessClaims } from '../tokens/access';
+import { looksLikeApiKey } from '../tokens/api-key-format';
+import { lookupApiKey, noteApiKeyUse } from '../tokens/api-keys';
 import { keyRing } from '../tokens/keys';
 import { isTokenRevoked } from '../tokens/revocation';
 
@@ -14,48 +22,114 @@ export interface AuthStores {
   KV: KVNamespace;
 }
 
-export interface AuthenticateOptions {
-  /** Admit tokens holding any of these roles (none: any valid token). */
-  roles?: readonly string[];
-  /**
-   * Also read the user and the token's session from D1 (one read, concurrent with the KV read):
-   * deleted or disabled users and sessions that D1 says have ended are refused at once, and the
-   * stored roles and username replace the token's. Without the session, a token of an ended
-   * session would carry roles granted after it ended wherever KV has not caught up (docs/security.md,
-   * audit finding 1).
-   */
-  fresh?: boolean;
+export type SubjectType = 'user' | 'api_key' | 'client';
+
+/** What a verified credential stands for (also the RPC `verify` answer's `claims`). */
+export interface Subject {
+  type: SubjectType;
+  /** User id (for users and their API keys) or client_id. */
+  sub: string;
+  /** Username, or the client's name. */
+  username: string;
+  roles: string[];
+  exp: number;
+  /** Session id (user), key id (API key), or the client token's own id. */
+  sid: string;
+  /** Token id; the key id for API keys. */
+  jti: string;
+  /** Issued-at of an access token (absent for API keys). */
+  iat?: number;
+  client_id?: string;
+  key_id?: string;
 }
 
-/** The verified claims of `token`; throws AppError invalid_token / insufficient_scope otherwise. */
+export interface AuthenticateOptions {
+  /** Admit credentials holding any of these roles (none: any valid credential). */
+  roles?: readonly string[];
+  /**
+   * Also read the stored state from D1 (one read, concurrent with the KV read): for a user the
+   * user and the token's session (deleted or disabled users and sessions D1 has ended are refused
+   * at once; without the session, a token of an ended session would carry roles granted after it
+   * ended wherever KV has not caught up: docs/security.md, audit finding 1); for an API key the
+   * key and its owner; for a client the client. The stored roles and names replace the token's.
+   */
+  fresh?: boolean;
+  /** Runs work after the response (waitUntil): API keys' "last used" bookkeeping. */
+  defer?: (work: Promise<unknown>) => void;
+}
+
+function subjectOfClaims(claims: AccessClaims): Subject {
+  const base = { sub: claims.sub, username: claims.username, roles: claims.roles, exp: claims.exp, sid: claims.sid, jti: claims.jti, iat: claims.iat };
+  return claims.client_id === undefined ? { type: 'user', ...base } : { type: 'client', ...base, client_id: claims.client_id };
+}
+
+/** The subject of `credential` (access token or API key); throws AppError invalid_token / insufficient_scope otherwise. */
 export async function authenticate(
   stores: AuthStores,
   config: Config,
-  token: string,
+  credential: string,
   now: number,
   options: AuthenticateOptions = {},
-): Promise<AccessClaims> {
+): Promise<Subject> {
+  const subject = looksLikeApiKey(credential)
+    ? await authenticateApiKey(stores, credential, now, options)
+    : await authenticateAccessToken(stores, config, credential, now, options);
+  const roles = options.roles ?? [];
+  if (roles.length > 0 && !roles.some((r) => subject.roles.includes(r))) throw insufficientScope(roles);
+  return subject;
+}
+
+async function authenticateAccessToken(stores: AuthStores, config: Config, token: string, now: number, options: AuthenticateOptions): Promise<Subject> {
   const verified = await verifyAccessToken(keyRing(stores.DB, config), config, token, now);
-  // One D1 read at most, shared by the fresh check and the fallback for a failed KV read.
-  let stored: ReturnType<typeof findUserWithSession> | undefined;
-  const readStored = () => (stored ??= findUserWithSession(stores.DB, verified.sub, verified.sid));
-  // Every revocation ends the session row in D1 first, so a live row means "not revoked".
-  const revokedInD1 = async () => {
-    const row = await readStored();
-    return !row || !row.sessionLive;
-  };
-  const [revoked, user] = await Promise.all([
+  const subject = subjectOfClaims(verified);
+  // One D1 read of a user's session at most, shared by the fresh check and the fallback for a
+  // failed KV read.
+  let session: ReturnType<typeof findUserWithSession> | undefined;
+  const readSession = () => (session ??= findUserWithSession(stores.DB, subject.sub, subject.sid));
+  // Every revocation of a user's token ends its session row in D1 first, so a live row means "not
+  // revoked" (docs/resilience.md). A client token's own revocation lives only in KV: no fallback,
+  // so a KV fault is a 503 for it rather than an admission.
+  const revokedInD1 =
+    subject.type === 'user'
+      ? async () => {
+          const row = await readSession();
+          return !row || !row.sessionLive;
+        }
+      : undefined;
+  const [revoked, stored] = await Promise.all([
     isTokenRevoked(stores.KV, { sid: verified.sid, sub: verified.sub, iat: verified.iat }, now, revokedInD1),
-    options.fresh ? readStored() : undefined,
+    options.fresh ? storedState(stores.DB, subject, readSession) : undefined,
   ]);
   if (revoked) throw invalidToken('The access token has been revoked.');
-  let claims = verified;
-  if (options.fresh) {
-    if (!user || user.user.disabled) throw invalidToken('The account no longer exists or is disabled.');
-    if (!user.sessionLive) throw invalidToken('The access token has been revoked.');
-    claims = { ...verified, username: user.user.username, roles: parseRoles(user.user.roles) };
+  return stored ?? subject;
+}
+
+/** The fresh view of a token's subject from D1; throws invalid_token when D1 says it is gone. */
+async function storedState(db: D1Database, subject: Subject, readSession: () => ReturnType<typeof findUserWithSession>): Promise<Subject> {
+  if (subject.type === 'client') {
+    const client = await findClient(db, subject.sub);
+    if (!client || client.disabled) throw invalidToken('The client no longer exists or is disabled.');
+    const allowed = parseRoles(client.roles);
+    return { ...subject, username: client.name, roles: subject.roles.filter((r) => allowed.includes(r)) };
   }
-  const roles = options.roles ?? [];
-  if (roles.length > 0 && !roles.some((r) => claims.roles.includes(r))) throw insufficientScope(roles);
-  return claims;
+  const found = await readSession();
+  if (!found || found.user.disabled) throw invalidToken('The account no longer exists or is disabled.');
+  if (!found.sessionLive) throw invalidToken('The access token has been revoked.');
+  return { ...subject, username: found.user.username, roles: parseRoles(found.user.roles) };
+}
+
+async function authenticateApiKey(stores: AuthStores, key: string, now: number, options: AuthenticateOptions): Promise<Subject> {
+  const record = await lookupApiKey(stores.KV, key, now);
+  if (!record) throw invalidToken('The API key is invalid, expired or revoked.');
+  noteApiKeyUse(stores.DB, record.id, now, options.defer);
+  let subject: Subject = { type: 'api_key', sub: record.uid, username: record.username, roles: record.roles, exp: record.exp, sid: record.id, jti: record.id, key_id: record.id };
+  if (options.fresh) {
+    const found = await apiKeyWithOwner(stores.DB, record.id);
+    if (!found || found.key.revokedAt !== null || found.key.expiresAt <= now || found.owner.disabled) {
+      throw invalidToken('The API key is invalid, expired or revoked.');
+    }
+    const ownerRoles = parseRoles(found.owner.roles);
+    subject = { ...subject, username: found.owner.username, roles: parseRoles(found.key.roles).filter((r) => ownerRoles.includes(r)) };
+  }
+  return subject;
 }

@@ -3,7 +3,9 @@
 //   token has expired, leeway included: until then a logout or admin action must still be able to
 //   find the row and put the session on the revocation list;
 // - audit rows older than AUDIT_RETENTION_DAYS;
-// - retired signing keys whose overlap has passed (tokens/keys.ts).
+// - retired signing keys whose overlap has passed (tokens/keys.ts);
+// - API keys revoked or expired more than a day ago (their KV copies are gone by then: deleted at
+//   revocation, expired with the key).
 // Deletes run in bounded batches (D1 limits a statement's work and a Worker's wall time), up to a
 // cap per run; whatever is left waits for the next run.
 import type { Config } from '../config';
@@ -18,6 +20,7 @@ export interface CleanupResult {
   sessions: number;
   audit: number;
   keys: number;
+  apiKeys: number;
   /** True when a cap was reached: more is left for the next run. */
   capped: boolean;
 }
@@ -58,5 +61,6 @@ export async function runCleanup(db: D1Database, config: Config, now: number, li
   );
   const audit = await deleteInBatches(db, 'audit_log', 'at < ?', [now - config.auditRetentionDays * DAY_SECONDS], l);
   const keys = await purgeRetiredKeys(db, now);
-  return { sessions: sessions.total, audit: audit.total, keys, capped: sessions.capped || audit.capped };
+  const apiKeys = await deleteInBatches(db, 'api_keys', '(revoked_at IS NOT NULL AND revoked_at < ?) OR expires_at < ?', [now - DAY_SECONDS, now - DAY_SECONDS], l);
+  return { sessions: sessions.total, audit: audit.total, keys, apiKeys: apiKeys.total, capped: sessions.capped || audit.capped || apiKeys.capped };
 }

@@ -22,6 +22,8 @@ export interface AccessClaims {
   roles: string[];
   iat: number;
   exp: number;
+  /** Present on tokens issued to an OAuth client (client_credentials, RFC 9068 section 2.2). */
+  client_id?: string;
 }
 
 export interface IssuedAccessToken {
@@ -34,13 +36,15 @@ export interface IssuedAccessToken {
 export async function signAccessToken(
   ring: KeyRing,
   config: Config,
-  subject: { userId: string; username: string; sessionId: string; roles: string[] },
+  subject: { userId: string; username: string; sessionId: string; roles: string[]; clientId?: string },
   now: number,
 ): Promise<IssuedAccessToken> {
   const key = await ring.signingKey(now);
   const jti = randomId();
   const exp = now + config.accessTtl;
-  const token = await new SignJWT({ sid: subject.sessionId, username: subject.username, roles: subject.roles })
+  const claims: Record<string, unknown> = { sid: subject.sessionId, username: subject.username, roles: subject.roles };
+  if (subject.clientId !== undefined) claims.client_id = subject.clientId;
+  const token = await new SignJWT(claims)
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYPE })
     .setIssuer(config.issuer)
     .setAudience(config.audience[0]!)
@@ -100,16 +104,16 @@ export async function verifyAccessToken(ring: KeyRing, config: Config, token: st
       currentDate: new Date(now * 1000),
       requiredClaims: ['sub', 'iat', 'exp', 'jti', 'sid'],
     });
-    const { sub, sid, jti, roles, iat, exp, username } = payload;
+    const { sub, sid, jti, roles, iat, exp, username, client_id: clientId } = payload;
     if (typeof sub !== 'string' || typeof sid !== 'string' || typeof username !== 'string' || typeof jti !== 'string' || !isStringArray(roles) ||
-        typeof iat !== 'number' || typeof exp !== 'number') {
+        typeof iat !== 'number' || typeof exp !== 'number' || (clientId !== undefined && (typeof clientId !== 'string' || clientId !== sub))) {
       throw invalidToken('The access token claims are malformed.');
     }
     if (iat > now + config.leeway) throw invalidToken('The access token was issued in the future.');
     // No token we issue lives longer than the access lifetime: an older `iat` means a token from a
     // past configuration or a forged lifetime, refused whatever its `exp` says.
     if (now - iat > config.accessTtl + config.leeway) throw invalidToken('The access token is too old.');
-    return { sub, username, sid, jti, roles, iat, exp };
+    return clientId === undefined ? { sub, username, sid, jti, roles, iat, exp } : { sub, username, sid, jti, roles, iat, exp, client_id: clientId };
   } catch (err) {
     throw explain(err);
   }

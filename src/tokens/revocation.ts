@@ -19,6 +19,7 @@
 import { describeError, log } from '../lib/log';
 import { withDeadline } from '../lib/platform-fault';
 import {
+  coverSeconds,
   cutoffRevokes,
   KV_MIN_TTL_SECONDS,
   mergeCutoffs,
@@ -168,16 +169,28 @@ export async function revokeSessionTokens(
     cache.sessions.set(s.id, true, now + s.ttl);
     return put(kv, sessionKey(s.id), async () => JSON.stringify({ at: now, reason }), s.ttl, 'session');
   });
-  const cutoff = plan.cutoff;
-  if (cutoff) {
-    const mine = mergeCutoffs(cache.written.get(cutoff.userId, now)?.value, cutoff.value);
-    cache.written.set(cutoff.userId, mine, now + cutoff.ttl);
-    // Merged with what is stored, so a write never moves a cutoff back (last write wins in KV).
-    const value = async () => {
-      const stored = parseCutoff(await kv.get(userKey(cutoff.userId)));
-      return JSON.stringify({ ...mergeCutoffs(stored, mine), at: now, reason });
-    };
-    writes.push(put(kv, userKey(cutoff.userId), value, cutoff.ttl, 'user'));
-  }
+  if (plan.cutoff) writes.push(writeCutoff(kv, plan.cutoff.userId, plan.cutoff.value, plan.cutoff.ttl, reason, now));
   return (await Promise.all(writes)).every(Boolean);
+}
+
+/** Writes a subject's cutoff merged with what is stored, so a write never moves it back (last write wins in KV). */
+function writeCutoff(kv: KVNamespace, subjectId: string, cutoff: UserCutoff, ttl: number, reason: string, now: number): Promise<boolean> {
+  const cache = cacheFor(kv);
+  const mine = mergeCutoffs(cache.written.get(subjectId, now)?.value, cutoff);
+  cache.written.set(subjectId, mine, now + ttl);
+  const value = async () => {
+    const stored = parseCutoff(await kv.get(userKey(subjectId)));
+    return JSON.stringify({ ...mergeCutoffs(stored, mine), at: now, reason });
+  };
+  return put(kv, userKey(subjectId), value, ttl, 'user');
+}
+
+/**
+ * Refuses every access token of a subject issued up to now (an OAuth client disabled, deleted or
+ * narrowed): one cutoff write, whatever the number of tokens. `before` is the next second, so a
+ * token issued earlier in this second is covered too; the caller has already made D1 refuse new
+ * tokens for the subject.
+ */
+export function revokeSubjectTokens(kv: KVNamespace, subjectId: string, timing: RevocationTiming, reason: string, now: number): Promise<boolean> {
+  return writeCutoff(kv, subjectId, { before: now + 1 }, Math.max(KV_MIN_TTL_SECONDS, coverSeconds(now, timing, now)), reason, now);
 }
