@@ -1,25 +1,19 @@
 // An independent OAuth 2 client against a real `npm run dev` server: oauth4webapi (a spec-strict
 // client that nobody here wrote) drives discovery (RFC 8414), client_credentials (RFC 6749 section
 // 4.4), validates the issued access token as a resource server would (RFC 9068), then
-// introspection (RFC 7662) and revocation (RFC 7009). The server runs through test-node/harness.mjs
-// (bounded waits, its whole process group always stopped).
+// introspection (RFC 7662) and revocation (RFC 7009). Bounded: every wait has a deadline and the
+// server's whole process group is always stopped.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as oauth from 'oauth4webapi';
-import { startServer } from './harness.mjs';
+import { ROOT, startServer } from './harness.mjs';
 
-const ROOT = new URL('..', import.meta.url).pathname;
-const STARTUP_DEADLINE_MS = 90_000;
 const PASSWORD = 'correct horse battery staple';
 const insecure = { [oauth.allowInsecureRequests]: true }; // http://127.0.0.1 only: a local test server
 
 describe('an independent OAuth client (oauth4webapi) against wrangler dev', () => {
   let server;
-  let persist;
   let issuer;
   let admin;
 
@@ -32,20 +26,18 @@ describe('an independent OAuth client (oauth4webapi) against wrangler dev', () =
     });
 
   before(async () => {
-    persist = mkdtempSync(join(tmpdir(), 'edge-auth-oauth-'));
-    server = await startServer({ persist, varsFor: (port) => ({ JWT_ISSUER: `http://127.0.0.1:${port}` }), startTimeoutMs: STARTUP_DEADLINE_MS });
+    server = await startServer({ varsFor: (port) => ({ JWT_ISSUER: `http://127.0.0.1:${port}` }) });
     issuer = server.base;
     // An administrator: registered over HTTP, promoted in the database the server uses.
     assert.equal((await post('/auth/register', { username: 'oauth_admin', password: PASSWORD })).status, 201);
     const sql = "UPDATE users SET roles = '[\"admin\"]' WHERE username_key = 'oauth_admin'";
-    const promoted = spawnSync('npx', ['wrangler', 'd1', 'execute', 'DB', '--local', '--persist-to', persist, '--command', sql], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, CI: 'true' } });
+    const promoted = spawnSync('npx', ['wrangler', 'd1', 'execute', 'DB', '--local', '--persist-to', server.persist, '--command', sql], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, CI: 'true' } });
     assert.equal(promoted.status, 0, promoted.stderr);
     admin = await (await post('/auth/login', { username: 'oauth_admin', password: PASSWORD })).json();
   });
 
   after(async () => {
     await server?.stop();
-    if (persist) rmSync(persist, { recursive: true, force: true });
   });
 
   it('discovery, client_credentials, RFC 9068 validation, introspection and revocation', async () => {

@@ -279,36 +279,6 @@ describe('KV erroring or slow on reads: revocation fails closed onto D1', () => 
   });
 });
 
-describe('KV erroring: machine credentials have no D1 fallback, so they fail closed with 503', () => {
-  it('a client_credentials token and an API key answer 503 while KV reads fail, never an admission', async () => {
-    const { c, faults } = faulty();
-    const boss = await c.register();
-    await drizzle(env.DB).update(users).set({ roles: '["admin","reports"]' }).where(eq(users.id, boss.id)).run();
-    const admin = await c.login(boss.username, boss.password);
-    const created = await c.request('POST', '/admin/clients', { token: admin.access_token, json: { name: 'partner', roles: ['reports'] } });
-    expect(created.status).toBe(201);
-    const { client, client_secret: secret } = (await created.json()) as { client: { client_id: string }; client_secret: string };
-    const issued = await c.request('POST', '/oauth/token', {
-      body: new URLSearchParams({ grant_type: 'client_credentials' }).toString(),
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: `Basic ${btoa(`${client.client_id}:${secret}`)}` },
-    });
-    expect(issued.status).toBe(200);
-    const clientToken = ((await issued.json()) as { access_token: string }).access_token;
-    const key = await c.request('POST', '/auth/api-keys', { token: admin.access_token, json: { name: 'ci', password: PASSWORD } });
-    expect(key.status).toBe(201);
-    const apiKey = ((await key.json()) as { api_key: string }).api_key;
-
-    faults.kvRead = 'error';
-    const elsewhere = anotherIsolate(c, faults);
-    // A client token's own revocation (RFC 7009) is recorded only in KV: D1 cannot stand in.
-    await expectUnavailable(await elsewhere.request('GET', '/api/private', { token: clientToken }), 'kv');
-    // An API key is found only through its KV copy.
-    await expectUnavailable(await elsewhere.request('GET', '/api/private', { headers: { 'X-API-Key': apiKey } }), 'kv');
-    // A user's token still works through the session row.
-    expect((await elsewhere.request('GET', '/api/private', { token: admin.access_token })).status).toBe(200);
-  });
-});
-
 describe('KV refusing or failing writes', () => {
   it('login and refresh succeed when the refresh record write is refused (429); the token is found in D1', async () => {
     const { c, faults } = faulty();
@@ -361,5 +331,29 @@ describe('rate-limit binding failing: fail open, the D1 lockout still bounds gue
     const locked = await c.request('POST', '/auth/login', { json: { username: u.username, password: PASSWORD } });
     expect(locked.status).toBe(401);
     expect(faults.hits.rateLimit).toBeGreaterThanOrEqual(14);
+  });
+});
+
+describe('KV erroring on the reads of machine credentials: fail closed to 503', () => {
+  it("an OAuth client's token and an API key are answered 503 while KV reads fail, and work again after", async () => {
+    const { c, faults } = faulty();
+    const a = await c.signedUp();
+    await drizzle(env.DB).update(users).set({ roles: '["admin"]' }).where(eq(users.id, a.id)).run();
+    const boss = await c.login(a.username, a.password);
+    const key = ((await (await c.request('POST', '/auth/api-keys', { token: boss.access_token, json: { name: 'k' } })).json()) as { api_key: string }).api_key;
+    const created = (await (await c.request('POST', '/admin/clients', { token: boss.access_token, json: { name: 'p', roles: [] } })).json()) as { client: { client_id: string }; client_secret: string };
+    const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: created.client.client_id, client_secret: created.client_secret }).toString();
+    const issued = (await (await c.request('POST', '/oauth/token', { body: form, headers: { 'Content-Type': 'application/x-www-form-urlencoded' } })).json()) as { access_token: string };
+
+    const elsewhere = anotherIsolate(c, faults);
+    faults.kvRead = 'error';
+    await expectUnavailable(await elsewhere.request('GET', '/api/private', { token: issued.access_token }), 'kv');
+    await expectUnavailable(await elsewhere.request('GET', '/api/private', { headers: { 'X-API-Key': key } }), 'kv');
+    // A user's token still has its D1 fallback.
+    expect((await elsewhere.request('GET', '/api/private', { token: boss.access_token })).status).toBe(200);
+    faults.kvRead = 'ok';
+    c.clock.advance(REVOCATION_CACHE_SECONDS + 1);
+    expect((await elsewhere.request('GET', '/api/private', { token: issued.access_token })).status).toBe(200);
+    expect((await elsewhere.request('GET', '/api/private', { headers: { 'X-API-Key': key } })).status).toBe(200);
   });
 });

@@ -1,6 +1,6 @@
 // authenticate: the one answer to "who is calling, and may they?", shared by requireAuth (HTTP),
 // the AuthService RPC entrypoint and the OAuth introspection endpoint, so all apply exactly the
-// same checks. Every credential resolves to one subject (one subject model, docs/machine-clients.md):
+// same checks. Every credential resolves to one subject (DESIGN.md "one subject model"):
 //   - a user, by an access token of a session;
 //   - an API key, owned by a user, with at most its owner's roles (tokens/api-keys.ts);
 //   - an OAuth client, by a client_credentials access token (`client_id` claim).
@@ -10,7 +10,8 @@ import type { Config } from '../config';
 import { apiKeyWithOwner } from '../db/api-keys';
 import { findClient } from '../db/clients';
 import { findUserWithSession, parseRoles } from '../db/users';
-import { insufficientScope, invalidToken } from '../errors';
+import { AppError, insufficientScope, invalidToken } from '../errors';
+import { PlatformFault } from '../lib/platform-fault';
 import { verifyAccessToken, type AccessClaims } from '../tokens/access';
 import { looksLikeApiKey } from '../tokens/api-key-format';
 import { lookupApiKey, noteApiKeyUse } from '../tokens/api-keys';
@@ -82,37 +83,39 @@ export async function authenticate(
 async function authenticateAccessToken(stores: AuthStores, config: Config, token: string, now: number, options: AuthenticateOptions): Promise<Subject> {
   const verified = await verifyAccessToken(keyRing(stores.DB, config), config, token, now);
   const subject = subjectOfClaims(verified);
-  // One D1 read of a user's session at most, shared by the fresh check and the fallback for a
-  // failed KV read.
-  let session: ReturnType<typeof findUserWithSession> | undefined;
-  const readSession = () => (session ??= findUserWithSession(stores.DB, subject.sub, subject.sid));
-  // Every revocation of a user's token ends its session row in D1 first, so a live row means "not
-  // revoked" (docs/resilience.md). A client token's own revocation lives only in KV: no fallback,
-  // so a KV fault is a 503 for it rather than an admission.
-  const revokedInD1 =
-    subject.type === 'user'
-      ? async () => {
-          const row = await readSession();
-          return !row || !row.sessionLive;
-        }
-      : undefined;
-  const [revoked, stored] = await Promise.all([
+  // One D1 read at most, shared by the fresh check and the fallback for a failed KV read.
+  let stored: Promise<Subject> | undefined;
+  const readStored = () => (stored ??= storedState(stores.DB, subject));
+  const revokedInD1 = async () => {
+    // A client token has no D1 row of its own: while KV cannot answer, whether it was revoked on
+    // its own (/oauth/revoke) cannot be known, so the request waits for KV (503), never fails open.
+    if (subject.type === 'client') throw new PlatformFault('kv', 'revocation read failed for a client token');
+    // Every revocation ends the session row in D1 first, so a live row means "not revoked".
+    try {
+      await readStored();
+      return false;
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'invalid_token') return true;
+      throw err;
+    }
+  };
+  const [revoked, fresh] = await Promise.all([
     isTokenRevoked(stores.KV, { sid: verified.sid, sub: verified.sub, iat: verified.iat }, now, revokedInD1),
-    options.fresh ? storedState(stores.DB, subject, readSession) : undefined,
+    options.fresh ? readStored() : undefined,
   ]);
   if (revoked) throw invalidToken('The access token has been revoked.');
-  return stored ?? subject;
+  return fresh ?? subject;
 }
 
 /** The fresh view of a token's subject from D1; throws invalid_token when D1 says it is gone. */
-async function storedState(db: D1Database, subject: Subject, readSession: () => ReturnType<typeof findUserWithSession>): Promise<Subject> {
+async function storedState(db: D1Database, subject: Subject): Promise<Subject> {
   if (subject.type === 'client') {
     const client = await findClient(db, subject.sub);
     if (!client || client.disabled) throw invalidToken('The client no longer exists or is disabled.');
     const allowed = parseRoles(client.roles);
     return { ...subject, username: client.name, roles: subject.roles.filter((r) => allowed.includes(r)) };
   }
-  const found = await readSession();
+  const found = await findUserWithSession(db, subject.sub, subject.sid);
   if (!found || found.user.disabled) throw invalidToken('The account no longer exists or is disabled.');
   if (!found.sessionLive) throw invalidToken('The access token has been revoked.');
   return { ...subject, username: found.user.username, roles: parseRoles(found.user.roles) };
