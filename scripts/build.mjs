@@ -3,9 +3,10 @@
 // uploading. Fails when the Worker does not bundle (a wasm import, a Node built-in without
 // nodejs_compat, a missing module). Then each deploy environment is dry-run too, so a broken
 // [env.*] section fails CI rather than a deploy. Type errors are `npm run typecheck`'s job
-// (esbuild strips types without checking them).
+// (esbuild strips types without checking them). Fails too when the bundle is over the budget in
+// bench/budget.json.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { printBundleSize } from './bundle-size.mjs';
@@ -36,4 +37,11 @@ try {
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }
-printBundleSize(OUTDIR);
+const total = printBundleSize(OUTDIR);
+// The same budget the bench enforces, so CI fails on a bundle that grew past it.
+const budget = JSON.parse(readFileSync(new URL('../bench/budget.json', import.meta.url), 'utf8'));
+if (total.gzip > budget.gzipKiB * 1024) {
+  console.error(`\nbuild: the Worker is ${(total.gzip / 1024).toFixed(1)} KiB gzip, over the ${budget.gzipKiB} KiB budget in bench/budget.json`);
+  process.exit(1);
+}
+console.log(`  budget ${budget.gzipKiB} KiB gzip (bench/budget.json): within`);

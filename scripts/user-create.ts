@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { z } from 'zod';
+import type * as z from 'zod/mini';
 import { email as emailSchema, MAX_ROLES_PER_USER, password as passwordSchema, ROLE_PATTERN, username as usernameSchema } from '../src/lib/validation';
 import { nodePasswordHasher } from './lib/node-password';
 import { existingSql, insertUserSql, resultSql, revocationEntries, updateUserSql } from './lib/user-sql';
@@ -44,7 +44,7 @@ interface Options {
   target: string[]; // wrangler flags choosing the database
 }
 
-function check<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+function check<T>(schema: z.ZodMiniType<T>, value: unknown, what: string): T {
   const result = schema.safeParse(value);
   if (!result.success) throw new UsageError(`${what}: ${result.error.issues[0]?.message ?? 'invalid'}`);
   return result.data;

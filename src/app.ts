@@ -1,18 +1,19 @@
-// App assembly: request id, configuration, security headers, body limits, CORS, CSRF, routes and
+// App assembly: one middleware for what every request needs (request id, clock, configuration,
+// security headers, and on the API prefixes CORS, CSRF, body limit and no-store; on /oauth the
+// body limit and no-store), the routes and
 // the single error mapping. `createApp` takes the clock so tests control time instead of sleeping.
-import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
-import { cors } from 'hono/cors';
+//
+// Few middlewares on purpose (issue 18): a bearer GET runs the app middleware (with the API stage
+// inside it), requireAuth and its handler; every header value is computed once at module load.
+import { Hono, type Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { secureHeaders } from 'hono/secure-headers';
 import type { AppEnv } from './app-env';
 import { ConfigError, getConfig } from './config';
 import { AppError } from './errors';
-import { MAX_BODY_BYTES } from './lib/body';
 import { errorResponse } from './lib/error-response';
 import { describeError, log } from './lib/log';
 import { platformFaultOf, temporarilyUnavailable } from './lib/platform-fault';
-import { csrfProtection } from './middleware/csrf';
+import { API_PATH, apiRequest, OAUTH_PATH, oauthRequest, setApiHeaders, setNoStore, setSecurityHeaders } from './middleware/api-headers';
 import { oauthRoutes } from './oauth/routes';
 import { adminApiKeyRoutes } from './routes/admin-api-keys';
 import { adminClientRoutes } from './routes/admin-clients';
@@ -28,73 +29,59 @@ export interface AppDeps {
   clock?: () => number;
 }
 
+/** The one mapping from anything thrown to a response. */
+function handleError(err: unknown, c: Context<AppEnv>): Response {
+  if (err instanceof AppError) {
+    if (err.status >= 500) log('error', 'request.error', { requestId: c.get('requestId'), code: err.code, cause: describeError(err.cause) });
+    return errorResponse(c, err);
+  }
+  if (err instanceof ConfigError) {
+    // On every request, not once: a deploy check or an alert must see it wherever it looks.
+    log('error', 'config.misconfigured', { requestId: c.get('requestId'), code: 'misconfigured', setting: err.variable, reason: err.message });
+    return errorResponse(c, new AppError('misconfigured', `The service is misconfigured: ${err.message}`));
+  }
+  if (err instanceof HTTPException) {
+    // Raised by hono helpers (e.g. malformed input they parse); always a client error here.
+    const code = err.status === 413 ? 'payload_too_large' : 'invalid_request';
+    return errorResponse(c, new AppError(code));
+  }
+  const store = platformFaultOf(err);
+  if (store) {
+    // A store failing is not a bug in the request: the client may retry (docs/resilience.md).
+    log('error', 'platform.unavailable', { requestId: c.get('requestId'), code: 'temporarily_unavailable', store, cause: describeError(err) });
+    return errorResponse(c, temporarilyUnavailable());
+  }
+  log('error', 'request.error', { requestId: c.get('requestId'), code: 'internal_error', cause: describeError(err) });
+  return errorResponse(c, new AppError('internal_error'));
+}
+
 export function createApp(deps: AppDeps = {}) {
   const clock = deps.clock ?? Date.now;
   const nowSeconds = () => Math.floor(clock() / 1000);
   const app = new Hono<AppEnv>();
 
-  app.use('*', async (c, next) => {
+  app.use('*', async function appStack(c, next) {
     const requestId = crypto.randomUUID();
     c.set('requestId', requestId);
-    c.header('X-Request-Id', requestId); // also on errors raised below (a misconfigured 500 included)
     c.set('now', nowSeconds);
-    await next();
-    c.header('X-Request-Id', requestId);
+    const api = API_PATH.test(c.req.path);
+    // /oauth/* is for servers: the body limit and no-store, but no CORS and no CSRF (no cookies).
+    const oauth = !api && OAUTH_PATH.test(c.req.path);
+    try {
+      // Memoised per env object (config.ts): a WeakMap lookup after the first request.
+      c.set('config', getConfig(c.env));
+      await (api ? apiRequest(c, next) : oauth ? oauthRequest(c, next) : next());
+    } catch (err) {
+      // A misconfiguration or a refused CSRF check (errors of later handlers reach onError inside
+      // next()), answered here so that it still gets every header below.
+      c.res = handleError(err, c);
+    }
+    const headers = c.res.headers;
+    if (api) setApiHeaders(c, headers);
+    else if (oauth) setNoStore(headers);
+    setSecurityHeaders(headers);
+    headers.set('X-Request-Id', requestId);
   });
-
-  app.use(
-    '*',
-    secureHeaders({
-      xFrameOptions: 'DENY',
-      referrerPolicy: 'no-referrer',
-      strictTransportSecurity: 'max-age=31536000; includeSubDomains',
-      crossOriginResourcePolicy: false,
-      contentSecurityPolicy: {
-        defaultSrc: ["'none'"],
-        frameAncestors: ["'none'"],
-        baseUri: ["'none'"],
-      },
-    }),
-  );
-
-  // After the headers middleware, so even a misconfiguration error carries them.
-  app.use('*', async (c, next) => {
-    c.set('config', getConfig(c.env));
-    await next();
-  });
-
-  // Token and user data must never be stored by a cache (RFC 6749 section 5.1).
-  for (const path of ['/auth/*', '/api/*', '/admin/*', '/oauth/*']) {
-    app.use(path, async (c, next) => {
-      await next();
-      c.header('Cache-Control', 'no-store');
-      c.header('Pragma', 'no-cache');
-    });
-    app.use(
-      path,
-      bodyLimit({
-        maxSize: MAX_BODY_BYTES,
-        onError: () => {
-          throw new AppError('payload_too_large');
-        },
-      }),
-    );
-  }
-  // Browser-facing paths only: /oauth/* is for servers (no CORS) and takes no cookies (no CSRF).
-  for (const path of ['/auth/*', '/api/*', '/admin/*']) {
-    app.use(
-      path,
-      cors({
-        // Only listed origins, never a reflection of an arbitrary one (credentials are allowed).
-        origin: (origin, c) => (c.get('config').allowedOrigins.includes(origin) ? origin : null),
-        credentials: true,
-        allowHeaders: ['Content-Type', 'Authorization', 'X-CSRF-Token', 'X-API-Key'],
-        allowMethods: ['GET', 'POST', 'DELETE', 'PATCH', 'OPTIONS'],
-        maxAge: 600,
-      }),
-    );
-    app.use(path, csrfProtection());
-  }
 
   app.get('/health', (c) => c.json({ status: 'ok' }));
   app.route('/auth/api-keys', apiKeyRoutes);
@@ -108,31 +95,7 @@ export function createApp(deps: AppDeps = {}) {
   app.route('/oauth', oauthRoutes);
 
   app.notFound((c) => errorResponse(c, new AppError('not_found')));
-
-  app.onError((err, c) => {
-    if (err instanceof AppError) {
-      if (err.status >= 500) log('error', 'request.error', { requestId: c.get('requestId'), code: err.code, cause: describeError(err.cause) });
-      return errorResponse(c, err);
-    }
-    if (err instanceof ConfigError) {
-      // On every request, not once: a deploy check or an alert must see it wherever it looks.
-      log('error', 'config.misconfigured', { requestId: c.get('requestId'), code: 'misconfigured', setting: err.variable, reason: err.message });
-      return errorResponse(c, new AppError('misconfigured', `The service is misconfigured: ${err.message}`));
-    }
-    if (err instanceof HTTPException) {
-      // Raised by hono helpers (e.g. malformed input they parse); always a client error here.
-      const code = err.status === 413 ? 'payload_too_large' : 'invalid_request';
-      return errorResponse(c, new AppError(code));
-    }
-    const store = platformFaultOf(err);
-    if (store) {
-      // A store failing is not a bug in the request: the client may retry (docs/resilience.md).
-      log('error', 'platform.unavailable', { requestId: c.get('requestId'), code: 'temporarily_unavailable', store, cause: describeError(err) });
-      return errorResponse(c, temporarilyUnavailable());
-    }
-    log('error', 'request.error', { requestId: c.get('requestId'), code: 'internal_error', cause: describeError(err) });
-    return errorResponse(c, new AppError('internal_error'));
-  });
+  app.onError(handleError);
 
   return app;
 }

@@ -99,7 +99,8 @@ function wrapD1(db: D1Database, before: (sql: string[]) => Promise<void>): D1Dat
       return db.batch(statements.map((s) => realOf.get(s) ?? s));
     },
     exec: async (sql: string) => (await before([sql]), db.exec(sql)),
-    withSession: (...a: unknown[]) => (db.withSession as (...x: unknown[]) => unknown)(...a),
+    // A read-replica session (db/replica.ts) obeys the same wrapper: a fault reaches replica reads too.
+    withSession: (...a: unknown[]) => wrapD1((db.withSession as (...x: unknown[]) => unknown)(...a) as D1Database, before),
     dump: () => (db as unknown as { dump(): unknown }).dump(),
   };
   return wrapped as unknown as D1Database;

@@ -65,14 +65,14 @@ const fmt = {
 
 export function scenarioTable(results) {
   const lines = [
-    '| scenario | conns | req/s | p50 ms | p99 ms | errors | server CPU µs/req | req/s vs bare | req/s vs reference | CPU/req vs reference |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| scenario | conns | req/s | p50 ms | p99 ms | errors | server CPU µs/req | req/s vs bare | req/s vs reference | CPU/req vs reference | req/s vs limit | CPU/req vs limit | CPU/req vs bare | CPU/req vs simplejwt |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const s of results.scenarios) {
     const name = `${s.label} (\`${s.method} ${s.path}\`)`;
     const cpu = s.cpuMsPerRequest == null ? '-' : Math.round(s.cpuMsPerRequest * 1000).toLocaleString('en-US');
     lines.push(
-      `| ${name} | ${s.connections} | ${fmt.rps(s.rps)} | ${fmt.ms(s.p50)} | ${fmt.ms(s.p99)} | ${s.errors} | ${cpu} | ${s.id === 'bare' ? '1.00×' : fmt.ratio(s.vsBare)} | ${fmt.ratio(s.vsReference)} | ${fmt.ratio(s.cpuVsReference)} |`,
+      `| ${name} | ${s.connections} | ${fmt.rps(s.rps)} | ${fmt.ms(s.p50)} | ${fmt.ms(s.p99)} | ${s.errors} | ${cpu} | ${s.id === 'bare' ? '1.00×' : fmt.ratio(s.vsBare)} | ${fmt.ratio(s.vsReference)} | ${fmt.ratio(s.cpuVsReference)} | ${fmt.ratio(s.vsLimit)} | ${fmt.ratio(s.cpuVsLimit)} | ${s.id === 'bare' ? '1.00×' : fmt.ratio(s.cpuVsBare)} | ${fmt.ratio(s.cpuVsSimplejwt)} |`,
     );
   }
   return lines.join('\n');
@@ -85,13 +85,28 @@ export function bundleLine(bundle) {
   return `Worker bundle (${bundle.modules.length} modules, as uploaded): ${fmt.kib(bundle.gzipBytes)} gzip (${fmt.kib(bundle.rawBytes)} raw); budget ${fmt.kib(bundle.budgetBytes)} gzip: ${verdict}.${largest}`;
 }
 
+export function coldStartTable(cold) {
+  if (!cold) return '';
+  const lines = [
+    `Cold start (${cold.samples} fresh workerd isolates per target, interleaved, on storage seeded beforehand; medians). "ready" is Miniflare starting workerd, which compiles and evaluates the Worker's modules; the first response adds the configuration parse, the key ring load from D1 and the key import. CPU is the workerd process's (from /proc), steadier than wall time on a shared machine; "over control" subtracts the bare Worker's sample of the same round, leaving the Worker's own cost:`,
+    '',
+    '| target | CPU to ready ms | CPU of first response ms | cold CPU over control ms | first response ms | warm response ms | wall to ready ms |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of cold.rows) {
+    lines.push(`| ${r.label} | ${fmt.ms(r.readyCpuMs)} | ${fmt.ms(r.firstCpuMs)} | ${r.cpuOverControlMs == null ? '' : fmt.ms(r.cpuOverControlMs)} | ${fmt.ms(r.firstMs)} | ${fmt.ms(r.warmMs)} | ${fmt.ms(r.readyMs)} |`);
+  }
+  return lines.join('\n');
+}
+
 export function storageTable(storage) {
   if (!storage) return '';
-  const keys = ['kv.get', 'kv.put', 'kv.delete', 'd1.queries', 'd1.batches', 'subtle.importKey', 'subtle.sign', 'subtle.verify', 'subtle.digest', 'subtle.decrypt'];
+  const keys = ['rounds.d1', 'rounds.storage', 'kv.get', 'kv.put', 'kv.delete', 'd1.queries', 'd1.batches', 'subtle.importKey', 'subtle.sign', 'subtle.verify', 'subtle.digest', 'subtle.decrypt'];
+  const names = { 'rounds.d1': 'sequential D1 round trips', 'rounds.storage': 'sequential storage round trips (D1 + KV)' };
   const lines = [
-    `Storage and crypto calls per request (instrumented build, ${storage.requests} sequential requests each after one warm-up; not timed):`,
+    `Storage and crypto calls per request (instrumented build, ${storage.requests} sequential requests each after one warm-up; not timed). A sequential round trip is a storage call started while no other was in flight: calls made together (Promise.all, one D1 batch) count once, so it is the critical path that production latency is made of:`,
     '',
-    `| scenario | ${keys.join(' | ')} |`,
+    `| scenario | ${keys.map((k) => names[k] ?? k).join(' | ')} |`,
     `| --- | ${keys.map(() => '---:').join(' | ')} |`,
   ];
   for (const row of storage.rows) {
@@ -117,6 +132,7 @@ export function markdown(results) {
     bundleLine(results.bundle),
     '',
   ];
+  if (results.coldStart) parts.push(coldStartTable(results.coldStart), '');
   if (results.storage) parts.push(storageTable(results.storage), '');
   parts.push(`Total bench time: ${results.totalSeconds.toFixed(0)} s. Absolute numbers depend on this 2-core machine, which also runs the load generator; compare ratios.`);
   return parts.join('\n') + '\n';
@@ -131,6 +147,8 @@ export function readmeBlock(results) {
     scenarioTable(results),
     '',
     bundleLine(results.bundle),
+    ...(results.coldStart ? ['', coldStartTable(results.coldStart)] : []),
+    ...(results.storage ? ['', storageTable(results.storage)] : []),
   ].join('\n');
 }
 

@@ -4,6 +4,7 @@
 // evidence behind "this route reads D1 on every request" style findings.
 import { buildWorker } from './build.mjs';
 import { call } from './http.mjs';
+import { mintHs256Tokens } from './tokens.mjs';
 import { applyMigrations, startWorker } from './workers.mjs';
 
 const REQUESTS = 20;
@@ -25,8 +26,11 @@ export async function measureStorage({ root, compat, d1, kv, ratelimits = {}, va
   const hsSession = (await call(hs.url, '/auth/login', { method: 'POST', body: user, expect: 200 })).json;
   let esSession = (await call(es.url, '/auth/login', { method: 'POST', body: user, expect: 200 })).json;
 
+  // Distinct sessions, so the isolate's revocation cache never answers: the uncached shape.
+  const uncached = mintHs256Tokens({ count: REQUESTS + 1, secret: secrets.JWT_SECRET, like: hsSession.access_token });
   const scenarios = [
     { id: 'private-hs256', w: hs, n: REQUESTS, send: () => call(hs.url, '/api/private', { token: hsSession.access_token, expect: 200 }) },
+    { id: 'private-hs256-scale', w: hs, n: REQUESTS, send: () => call(hs.url, '/api/private', { token: uncached.pop(), expect: 200 }) },
     { id: 'private-es256', w: es, n: REQUESTS, send: () => call(es.url, '/api/private', { token: esSession.access_token, expect: 200 }) },
     { id: 'jwks', w: es, n: REQUESTS, send: () => call(es.url, '/.well-known/jwks.json', { expect: 200 }) },
     {

@@ -17,9 +17,13 @@ import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from 'miniflare';
  * Why one process per target: only one scenario runs at a time, and separate processes keep one
  * target's garbage collector, caches and storage out of another's measurements.
  */
-export async function startWorker({ build, compat, bindings = {}, d1 = [], kv = [], ratelimits = {}, logFile }) {
+export async function startWorker({ build, compat, bindings = {}, d1 = [], kv = [], ratelimits = {}, logFile, persistDir, storageName = build.name, inspectorPort }) {
   const mf = new Miniflare(
     convertV4MiniflareOptions({
+      // In memory unless told otherwise; the cold-start samples share one seeded directory.
+      ...(persistDir ? { resourcePersistencePath: persistDir } : {}),
+      // bench/profile.mjs: workerd's V8 inspector, for CPU profiles.
+      ...(inspectorPort ? { inspectorPort } : {}),
       host: '127.0.0.1',
       port: 0,
       log: new Log(LogLevel.WARN),
@@ -36,8 +40,8 @@ export async function startWorker({ build, compat, bindings = {}, d1 = [], kv = 
           compatibilityDate: compat.date,
           compatibilityFlags: compat.flags,
           bindings,
-          d1Databases: Object.fromEntries(d1.map((b) => [b, `${build.name}-${b}`])),
-          kvNamespaces: Object.fromEntries(kv.map((b) => [b, `${build.name}-${b}`])),
+          d1Databases: Object.fromEntries(d1.map((b) => [b, `${storageName}-${b}`])),
+          kvNamespaces: Object.fromEntries(kv.map((b) => [b, `${storageName}-${b}`])),
           ratelimits,
           unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }],
         },
@@ -101,6 +105,28 @@ export function cpuMs(pid) {
     return ((utime + stime) * 1000) / CLOCK_TICKS;
   } catch {
     return null;
+  }
+}
+
+/**
+ * CPU milliseconds the process has used, to the nanosecond: the sum of its threads' run time from
+ * /proc/<pid>/task/<tid>/schedstat. /proc/<pid>/stat counts in clock ticks (10 ms here), too coarse
+ * for one request; falls back to it where schedstat is missing.
+ */
+export function cpuMsPrecise(pid) {
+  if (!pid) return null;
+  try {
+    let ns = 0;
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        // the thread ended while we looked
+      }
+    }
+    return ns > 0 ? ns / 1e6 : cpuMs(pid);
+  } catch {
+    return cpuMs(pid);
   }
 }
 

@@ -43,21 +43,34 @@ export interface AuditEntry {
   detail?: Record<string, string | number | boolean | string[] | null>;
 }
 
+const INSERT_AUDIT = `INSERT INTO audit_log (at, event, outcome, actor_id, subject_id, ip, user_agent, request_id, detail)`;
+
+/**
+ * The insert of one audit row as a statement, so it can join a batch (one round trip, one
+ * transaction). With `onlyIf`, the row is written only if the session `id` exists (or does not):
+ * a login logs its success or its failure from the same batch that decided which it was.
+ */
+export function auditStatement(db: D1Database, entry: AuditEntry, now: number, onlyIf?: { session: string; exists: boolean }): D1PreparedStatement {
+  const values = [
+    now,
+    entry.event,
+    entry.outcome,
+    entry.actorId ?? null,
+    entry.subjectId ?? null,
+    entry.ip ?? null,
+    entry.userAgent ?? null,
+    entry.requestId ?? null,
+    entry.detail ? JSON.stringify(entry.detail) : null,
+  ];
+  if (!onlyIf) return db.prepare(`${INSERT_AUDIT} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).bind(...values);
+  const test = onlyIf.exists ? 'EXISTS' : 'NOT EXISTS';
+  return db
+    .prepare(`${INSERT_AUDIT} SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ${test} (SELECT 1 FROM sessions WHERE id = ?)`)
+    .bind(...values, onlyIf.session);
+}
+
 export async function recordAudit(db: D1Database, entry: AuditEntry, now: number): Promise<void> {
-  await drizzle(db)
-    .insert(auditLog)
-    .values({
-      at: now,
-      event: entry.event,
-      outcome: entry.outcome,
-      actorId: entry.actorId ?? null,
-      subjectId: entry.subjectId ?? null,
-      ip: entry.ip ?? null,
-      userAgent: entry.userAgent ?? null,
-      requestId: entry.requestId ?? null,
-      detail: entry.detail ? JSON.stringify(entry.detail) : null,
-    })
-    .run();
+  await auditStatement(db, entry, now).run();
 }
 
 export interface AuditFilter {

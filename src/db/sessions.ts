@@ -3,7 +3,7 @@
 // here, because KV is eventually consistent and has no compare-and-set.
 import { and, desc, eq, gt, inArray, isNotNull, isNull, ne, or, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
-import { sessions, users, type SessionRow } from './schema';
+import { sessions, users, type SessionRow, type UserRow } from './schema';
 
 export interface NewSession {
   id: string;
@@ -27,15 +27,18 @@ export interface UserGuard {
  * inserted. Without this, a login straddling a password change or a disable would create a
  * session that the change never revoked. Returns whether the session was created.
  */
-export async function insertSession(db: D1Database, s: NewSession, guard: UserGuard, now: number): Promise<boolean> {
-  const result = await db
+export function insertSessionStatement(db: D1Database, s: NewSession, guard: UserGuard, now: number): D1PreparedStatement {
+  return db
     .prepare(
       `INSERT INTO sessions (id, user_id, generation, current_hash, created_at, last_used_at, refresh_expires_at, expires_at, user_agent, ip)
        SELECT ?, id, 0, ?, ?, ?, ?, ?, ?, ? FROM users
        WHERE id = ? AND password_hash = ? AND roles = ? AND disabled = 0`,
     )
-    .bind(s.id, s.refreshHash, now, now, s.refreshExpiresAt, s.expiresAt, s.userAgent, s.ip, s.userId, guard.passwordHash, guard.roles)
-    .run();
+    .bind(s.id, s.refreshHash, now, now, s.refreshExpiresAt, s.expiresAt, s.userAgent, s.ip, s.userId, guard.passwordHash, guard.roles);
+}
+
+export async function insertSession(db: D1Database, s: NewSession, guard: UserGuard, now: number): Promise<boolean> {
+  const result = await insertSessionStatement(db, s, guard, now).run();
   return (result.meta.changes ?? 0) === 1;
 }
 
@@ -54,36 +57,42 @@ export async function findSessionByRefreshHash(db: D1Database, hash: string): Pr
 
 /**
  * Single-use rotation: succeeds for exactly one caller presenting the current token of a live
- * session. The sliding expiry never passes the absolute one.
+ * session. The sliding expiry never passes the absolute one. The same batch (one transaction, one
+ * round trip) reads the session's user after the update, so the caller gets the roles and the
+ * disabled flag as they are now without a second round trip.
  */
 export async function rotateSession(
   db: D1Database,
   args: { id: string; presentedHash: string; successorHash: string; refreshTtl: number; meta: { ip: string | null; userAgent: string | null } },
   now: number,
-): Promise<SessionRow | undefined> {
-  const rows = await drizzle(db)
-    .update(sessions)
-    .set({
-      generation: sql`${sessions.generation} + 1`,
-      previousHash: sql`${sessions.currentHash}`,
-      currentHash: args.successorHash,
-      rotatedAt: now,
-      lastUsedAt: now,
-      refreshExpiresAt: sql`min(${now + args.refreshTtl}, ${sessions.expiresAt})`,
-      ip: args.meta.ip,
-      userAgent: args.meta.userAgent,
-    })
-    .where(
-      and(
-        eq(sessions.id, args.id),
-        eq(sessions.currentHash, args.presentedHash),
-        isNull(sessions.revokedAt),
-        gt(sessions.refreshExpiresAt, now),
-        gt(sessions.expiresAt, now),
-      ),
-    )
-    .returning();
-  return rows[0];
+): Promise<{ rotated: SessionRow | undefined; user: UserRow | undefined }> {
+  const d = drizzle(db);
+  const [rotated, user] = await d.batch([
+    d
+      .update(sessions)
+      .set({
+        generation: sql`${sessions.generation} + 1`,
+        previousHash: sql`${sessions.currentHash}`,
+        currentHash: args.successorHash,
+        rotatedAt: now,
+        lastUsedAt: now,
+        refreshExpiresAt: sql`min(${now + args.refreshTtl}, ${sessions.expiresAt})`,
+        ip: args.meta.ip,
+        userAgent: args.meta.userAgent,
+      })
+      .where(
+        and(
+          eq(sessions.id, args.id),
+          eq(sessions.currentHash, args.presentedHash),
+          isNull(sessions.revokedAt),
+          gt(sessions.refreshExpiresAt, now),
+          gt(sessions.expiresAt, now),
+        ),
+      )
+      .returning(),
+    d.select().from(users).where(eq(users.id, sql`(SELECT ${sessions.userId} FROM ${sessions} WHERE ${sessions.id} = ${args.id})`)),
+  ]);
+  return { rotated: rotated[0], user: user[0] };
 }
 
 /**

@@ -1,7 +1,7 @@
 // JSON request bodies: content type, size (enforced by hono's bodyLimit in app.ts), syntax and
 // shape, each failure a 4xx with a stable code. Unknown fields are refused (strict objects).
 import type { Context } from 'hono';
-import { z } from 'zod';
+import type * as z from 'zod/mini';
 import { AppError } from '../errors';
 
 /** Every JSON body this service accepts fits in 16 KiB (passwords are capped at 1 KiB). */
@@ -36,7 +36,7 @@ function isJson(contentType: string | undefined): boolean {
 }
 
 /** The first issue, in words (shared with query-string validation in lib/query.ts). */
-export function describe(error: z.ZodError): string {
+export function describe(error: z.core.$ZodError): string {
   const issue = error.issues[0];
   if (!issue) return 'The request body is not valid.';
   // Field names are echoed (never values), a few and shortened: the message stays small.
@@ -49,7 +49,7 @@ export function describe(error: z.ZodError): string {
   return path && !issue.message.startsWith(path) ? `${path}: ${issue.message}` : issue.message;
 }
 
-export async function readJson<T extends z.ZodType>(c: Context, schema: T, options: { optional?: boolean } = {}): Promise<z.output<T>> {
+export async function readJson<T extends z.ZodMiniType>(c: Context, schema: T, options: { optional?: boolean } = {}): Promise<z.output<T>> {
   const contentType = c.req.header('Content-Type');
   if (!isJson(contentType)) {
     // An optional body may be left out entirely; anything else must be JSON.
@@ -68,7 +68,7 @@ export async function readJson<T extends z.ZodType>(c: Context, schema: T, optio
   return parse(schema, value);
 }
 
-function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
+function parse<T extends z.ZodMiniType>(schema: T, value: unknown): z.output<T> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new AppError('invalid_request', 'The request body must be a JSON object.');
   }

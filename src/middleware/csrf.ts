@@ -2,7 +2,7 @@
 // origin (Origin, or Sec-Fetch-Site when a browser omits Origin) AND carry an X-CSRF-Token header
 // equal to the CSRF cookie (double submit). Requests with an Authorization header, or with no
 // session cookie at all, carry no ambient authority and are not checked.
-import type { Context, MiddlewareHandler } from 'hono';
+import type { Context } from 'hono';
 import { getCookie } from 'hono/cookie';
 import type { AppEnv } from '../app-env';
 import { CSRF_COOKIE, CSRF_HEADER } from '../cookies';
@@ -30,12 +30,14 @@ function tokenMatches(c: Context): boolean {
   return timingSafeEqualString(header, cookie);
 }
 
-export function csrfProtection(): MiddlewareHandler<AppEnv> {
-  return async function csrfMiddleware(c, next) {
-    if (!SAFE_METHODS.has(c.req.method) && c.req.header('Authorization') === undefined && hasSessionCookie(c)) {
-      if (!originAllowed(c)) throw new AppError('csrf_failed', 'Cross-site request refused: origin not allowed.');
-      if (!tokenMatches(c)) throw new AppError('csrf_failed', 'Cross-site request refused: missing or wrong CSRF token.');
-    }
-    await next();
-  };
+/**
+ * Throws csrf_failed for an unsafe request that relies on the session cookie and fails the origin
+ * or double-submit check (the API middleware, middleware/api-headers.ts, calls it for every unsafe
+ * method on the API prefixes).
+ */
+export function csrfCheck(c: Context<AppEnv>): void {
+  if (!SAFE_METHODS.has(c.req.method) && c.req.header('Authorization') === undefined && hasSessionCookie(c)) {
+    if (!originAllowed(c)) throw new AppError('csrf_failed', 'Cross-site request refused: origin not allowed.');
+    if (!tokenMatches(c)) throw new AppError('csrf_failed', 'Cross-site request refused: missing or wrong CSRF token.');
+  }
 }

@@ -1,25 +1,23 @@
 // /admin/clients: OAuth 2 service clients (docs/machine-clients.md), for administrators.
 import { Hono, type Context } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { AppEnv } from '../app-env';
 import { AppError } from '../errors';
 import { readJson } from '../lib/body';
 import { pageSize, readQuery } from '../lib/query';
 import { requestMeta } from '../lib/request-meta';
-import { MAX_ROLES_PER_USER, role } from '../lib/validation';
 import { requireAdmin } from '../middleware/require-auth';
 import type { AdminDeps } from '../services/admin';
 import * as clients from '../services/clients';
-import { keyName } from './api-keys';
+import { keyName, roleList } from './api-keys';
 
 const adminOnly = requireAdmin();
-const roles = z.array(role).max(MAX_ROLES_PER_USER, `at most ${MAX_ROLES_PER_USER} roles`);
-const NewClient = z.strictObject({ name: keyName, roles });
+const NewClient = z.strictObject({ name: keyName, roles: roleList });
 const ClientPatch = z
-  .strictObject({ name: keyName.optional(), roles: roles.optional(), disabled: z.boolean({ error: 'disabled must be true or false' }).optional() })
-  .refine((p) => p.name !== undefined || p.roles !== undefined || p.disabled !== undefined, { message: 'Give at least one of name, roles, disabled.' });
-const ListQuery = z.strictObject({ limit: pageSize, cursor: z.string().max(400).optional() });
-const ClientId = z.string().regex(/^cl_[A-Za-z0-9_-]{22}$/);
+  .strictObject({ name: z.optional(keyName), roles: z.optional(roleList), disabled: z.optional(z.boolean({ error: 'disabled must be true or false' })) })
+  .check(z.refine((p) => p.name !== undefined || p.roles !== undefined || p.disabled !== undefined, { message: 'Give at least one of name, roles, disabled.' }));
+const ListQuery = z.strictObject({ limit: pageSize, cursor: z.optional(z.string().check(z.maxLength(400))) });
+const ClientId = z.string().check(z.regex(/^cl_[A-Za-z0-9_-]{22}$/));
 
 function deps(c: Context<AppEnv>): AdminDeps {
   return { env: c.env, config: c.get('config'), meta: requestMeta(c), now: c.get('now')(), actorId: c.get('auth').userId };

@@ -3,7 +3,7 @@
 // loses access at the next request, not when their token expires. The guard is attached per route
 // (not `use('*')`) because other modules mount more routes under /admin with their own guards.
 import { Hono, type Context } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { AppEnv } from '../app-env';
 import { AppError } from '../errors';
 import { readJson } from '../lib/body';
@@ -18,36 +18,40 @@ const adminOnly = requireAdmin();
 const UserId = z.uuid();
 const UserListQuery = z.strictObject({
   limit: pageSize,
-  cursor: z.string().max(400).optional(),
-  username_prefix: z
-    .string()
-    .transform((p) => p.normalize('NFKC').toLowerCase())
-    .refine((p) => /^[a-z0-9._-]{1,64}$/.test(p), {
-      message: 'username_prefix must be 1 to 64 characters of letters, digits, ".", "_" or "-"',
-    })
-    .optional(),
+  cursor: z.optional(z.string().check(z.maxLength(400))),
+  username_prefix: z.optional(
+    z
+      .pipe(z.string(), z.transform((p: string) => p.normalize('NFKC').toLowerCase()))
+      .check(
+        z.refine((p) => /^[a-z0-9._-]{1,64}$/.test(p), {
+          message: 'username_prefix must be 1 to 64 characters of letters, digits, ".", "_" or "-"',
+        }),
+      ),
+  ),
 });
 const UserPatch = z
   .strictObject({
-    roles: z.array(role).max(MAX_ROLES_PER_USER, `at most ${MAX_ROLES_PER_USER} roles`).optional(),
-    email: email.nullable().optional(),
-    disabled: z.boolean({ error: 'disabled must be true or false' }).optional(),
+    roles: z.optional(z.array(role).check(z.maxLength(MAX_ROLES_PER_USER, `at most ${MAX_ROLES_PER_USER} roles`))),
+    email: z.optional(z.nullable(email)),
+    disabled: z.optional(z.boolean({ error: 'disabled must be true or false' })),
   })
-  .refine((p) => p.roles !== undefined || p.email !== undefined || p.disabled !== undefined, {
-    message: 'Give at least one of roles, email, disabled.',
-  });
+  .check(
+    z.refine((p) => p.roles !== undefined || p.email !== undefined || p.disabled !== undefined, {
+      message: 'Give at least one of roles, email, disabled.',
+    }),
+  );
 const AuditQuery = z
   .strictObject({
     limit: pageSize,
-    cursor: z.string().max(400).optional(),
-    user: z.uuid({ error: 'user must be a user id' }).optional(),
-    actor: z.uuid({ error: 'actor must be a user id' }).optional(),
-    event: z.string().regex(/^[a-z][a-z_]{0,39}$/, 'event must be an event name such as login or role_change').optional(),
-    outcome: z.enum(['success', 'failure'], { error: 'outcome must be success or failure' }).optional(),
-    since: unixSeconds('since').optional(),
-    until: unixSeconds('until').optional(),
+    cursor: z.optional(z.string().check(z.maxLength(400))),
+    user: z.optional(z.uuid({ error: 'user must be a user id' })),
+    actor: z.optional(z.uuid({ error: 'actor must be a user id' })),
+    event: z.optional(z.string().check(z.regex(/^[a-z][a-z_]{0,39}$/, 'event must be an event name such as login or role_change'))),
+    outcome: z.optional(z.enum(['success', 'failure'], { error: 'outcome must be success or failure' })),
+    since: z.optional(unixSeconds('since')),
+    until: z.optional(unixSeconds('until')),
   })
-  .refine((q) => q.since === undefined || q.until === undefined || q.since <= q.until, { message: 'since must not be after until' });
+  .check(z.refine((q) => q.since === undefined || q.until === undefined || q.since <= q.until, { message: 'since must not be after until' }));
 
 function deps(c: Context<AppEnv>): admin.AdminDeps {
   return { env: c.env, config: c.get('config'), meta: requestMeta(c), now: c.get('now')(), actorId: c.get('auth').userId };

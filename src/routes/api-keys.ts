@@ -1,7 +1,7 @@
 // /auth/api-keys: a signed-in user's personal API keys (docs/machine-clients.md). Only a user's
 // own session may manage keys: never a key itself, never an OAuth client.
 import { Hono, type Context } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { AppEnv } from '../app-env';
 import { AppError } from '../errors';
 import { readJson } from '../lib/body';
@@ -12,14 +12,24 @@ import { requireAuth } from '../middleware/require-auth';
 import { API_KEY_MAX_TTL, createApiKey, listOwnApiKeys, revokeKey } from '../services/api-keys';
 import type { AuthDeps } from '../services/auth';
 
-export const keyName = z.string({ error: 'name must be a string' }).trim().min(1, 'name is required').max(64, 'name must be at most 64 characters')
-  .refine((n) => !/[\u0000-\u001f\u007f]/.test(n), { message: 'name must not contain control characters' });
+export const keyName = z.string({ error: 'name must be a string' }).check(
+  z.trim(),
+  z.minLength(1, 'name is required'),
+  z.maxLength(64, 'name must be at most 64 characters'),
+  z.refine((n) => !/[\u0000-\u001f\u007f]/.test(n), { message: 'name must not contain control characters' }),
+);
+export const roleList = z.array(role).check(z.maxLength(MAX_ROLES_PER_USER, `at most ${MAX_ROLES_PER_USER} roles`));
 
 const NewKeyBody = z.strictObject({
   name: keyName,
-  roles: z.array(role).max(MAX_ROLES_PER_USER, `at most ${MAX_ROLES_PER_USER} roles`).optional(),
-  expires_in: z.number({ error: 'expires_in must be a number of seconds' }).int('expires_in must be whole seconds').min(60, 'expires_in must be at least 60 seconds').max(API_KEY_MAX_TTL, `expires_in must be at most ${API_KEY_MAX_TTL} seconds`).optional(),
-  password: loginPassword.optional(),
+  roles: z.optional(roleList),
+  expires_in: z.optional(
+    z.int({ error: 'expires_in must be whole seconds' }).check(
+      z.minimum(60, 'expires_in must be at least 60 seconds'),
+      z.maximum(API_KEY_MAX_TTL, `expires_in must be at most ${API_KEY_MAX_TTL} seconds`),
+    ),
+  ),
+  password: z.optional(loginPassword),
 });
 export const KeyId = z.uuid();
 

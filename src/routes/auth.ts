@@ -1,8 +1,9 @@
 // /auth/*: parse, call services/auth.ts, shape the response (bearer or cookie mode).
 import { Hono, type Context } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { AppEnv } from '../app-env';
 import { findUserById, toPublicUser } from '../db/users';
+import { readReplica } from '../db/replica';
 import { listActiveSessions } from '../db/sessions';
 import { AppError, invalidToken } from '../errors';
 import { readJson } from '../lib/body';
@@ -16,14 +17,17 @@ import { requireAuth } from '../middleware/require-auth';
 import * as auth from '../services/auth';
 import { sessionOfRefreshToken } from '../tokens/refresh';
 
-const RegisterBody = z.strictObject({ username, password, email: email.optional() });
+const RegisterBody = z.strictObject({ username, password, email: z.optional(email) });
 const LoginBody = z.strictObject({
-  username: z.string({ error: 'username must be a string' }).max(256, 'username is too long').transform((u) => ({ username: u.normalize('NFKC'), key: u.normalize('NFKC').toLowerCase() })),
+  username: z.pipe(
+    z.string({ error: 'username must be a string' }).check(z.maxLength(256, 'username is too long')),
+    z.transform((u: string) => ({ username: u.normalize('NFKC'), key: u.normalize('NFKC').toLowerCase() })),
+  ),
   password: loginPassword,
-  mode: z.enum(['bearer', 'cookie'], { error: 'mode must be "bearer" or "cookie"' }).optional(),
+  mode: z.optional(z.enum(['bearer', 'cookie'], { error: 'mode must be "bearer" or "cookie"' })),
 });
-const RefreshBody = z.strictObject({ refresh_token: refreshToken.optional() });
-const LogoutBody = z.strictObject({ refresh_token: refreshToken.optional() });
+const RefreshBody = z.strictObject({ refresh_token: z.optional(refreshToken) });
+const LogoutBody = z.strictObject({ refresh_token: z.optional(refreshToken) });
 const PasswordBody = z.strictObject({ current_password: loginPassword, new_password: password });
 const SessionId = z.uuid();
 
@@ -112,14 +116,15 @@ export const authRoutes = new Hono<AppEnv>()
     await auth.changePassword(deps(c), c.get('auth'), { currentPassword: input.current_password, newPassword: input.new_password });
     return c.body(null, 204);
   })
+  // Read-only views may come from a D1 read replica (docs/consistency.md "Read replicas").
   .get('/me', requireAuth({ subjects: ['user', 'api_key'] }), async (c) => {
-    const user = await findUserById(c.env.DB, c.get('auth').userId);
+    const user = await findUserById(readReplica(c.env.DB), c.get('auth').userId);
     if (!user || user.disabled) throw invalidToken('The account no longer exists or is disabled.');
     return c.json({ user: toPublicUser(user) });
   })
   .get('/sessions', sessionOnly, async (c) => {
     const caller = c.get('auth');
-    const sessions = await listActiveSessions(c.env.DB, caller.userId, c.get('now')());
+    const sessions = await listActiveSessions(readReplica(c.env.DB), caller.userId, c.get('now')());
     return c.json({ sessions: sessions.map((s) => ({ ...s, current: s.id === caller.sessionId })) });
   })
   .delete('/sessions/:id', sessionOnly, async (c) => {

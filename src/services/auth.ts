@@ -4,6 +4,7 @@ import type { Config, Env } from '../config';
 import { burnPasswordCheck, hashPassword, PasswordHashError, verifyPassword } from '../crypto/password';
 import { recordAudit, type AuditEvent } from '../db/audit';
 import { admitLoginAttempt, admitPasswordAttempt, clearFailedLogins, type AttemptOutcome } from '../db/lockout';
+import { commitLogin } from '../db/login';
 import { findUserById, insertUser, parseRoles, setPasswordHash, toPublicUser, type PublicUser } from '../db/users';
 import type { UserRow } from '../db/schema';
 import { setPasswordEndingSessions } from '../db/sessions';
@@ -13,7 +14,7 @@ import type { RequestMeta } from '../lib/request-meta';
 import { USERNAME_PATTERN } from '../lib/validation';
 import { signAccessToken, type IssuedAccessToken } from '../tokens/access';
 import { keyRing } from '../tokens/keys';
-import { endSessions, endUserSessions, rotateRefreshToken, startSession } from '../tokens/refresh';
+import { endSessions, endUserSessions, newSession, putSessionRecord, rotateRefreshToken } from '../tokens/refresh';
 
 export interface Issued {
   access: IssuedAccessToken;
@@ -39,8 +40,10 @@ async function hashOrFail(password: string): Promise<string> {
   }
 }
 
-/** The D1 audit row (the record) plus a JSON log line for operations, joined by the request id. */
-function audit(d: Deps, entry: Parameters<typeof recordAudit>[1] & { event: AuthLogEvent }): Promise<void> {
+type AuthAuditEntry = Parameters<typeof recordAudit>[1] & { event: AuthLogEvent };
+
+/** The JSON log line for operations that goes with an audit row, joined by the request id. */
+function logAudit(d: Deps, entry: AuthAuditEntry): void {
   const detail = entry.detail ?? {};
   logAuthEvent(d.meta.requestId, entry.event, entry.outcome, {
     userId: entry.subjectId ?? entry.actorId ?? null,
@@ -48,7 +51,17 @@ function audit(d: Deps, entry: Parameters<typeof recordAudit>[1] & { event: Auth
     reason: typeof detail.reason === 'string' ? detail.reason : undefined,
     count: typeof detail.sessions_ended === 'number' ? detail.sessions_ended : undefined,
   });
-  return recordAudit(d.env.DB, { ip: d.meta.ip, userAgent: d.meta.userAgent, requestId: d.meta.requestId, ...entry }, d.now);
+}
+
+/** Request context every audit row carries. */
+function withMeta(d: Deps, entry: AuthAuditEntry): AuthAuditEntry {
+  return { ip: d.meta.ip, userAgent: d.meta.userAgent, requestId: d.meta.requestId, ...entry };
+}
+
+/** The D1 audit row (the record) plus a JSON log line for operations, joined by the request id. */
+function audit(d: Deps, entry: AuthAuditEntry): Promise<void> {
+  logAudit(d, entry);
+  return recordAudit(d.env.DB, withMeta(d, entry), d.now);
 }
 
 export async function register(
@@ -108,22 +121,23 @@ export async function login(d: Deps, input: { username: { username: string; key:
     await audit(d, { event: 'login', outcome: 'failure', subjectId: user.id, detail: failureDetail(verified.ok ? 'disabled' : 'bad_password', user, d.now) });
     throw new AppError('invalid_credentials');
   }
-  await clearFailedLogins(d.env.DB, user.id);
-  let passwordHash = user.passwordHash;
-  if (verified.needsRehash) {
-    const upgraded = await hashOrFail(input.password);
-    // Conditional: if the password changed meanwhile, keep the new one (the guard below then refuses).
-    if (await setPasswordHash(d.env.DB, user.id, upgraded, d.now, user.passwordHash)) passwordHash = upgraded;
-  }
+  const upgradedHash = verified.needsRehash ? await hashOrFail(input.password) : undefined;
 
-  // The session is created only if the user is still as verified (password, roles, enabled).
-  const session = await startSession(d.env, d.config, user.id, { passwordHash, roles: user.roles }, d.meta, d.now);
-  if (!session) {
-    await audit(d, { event: 'login', outcome: 'failure', subjectId: user.id, detail: { reason: 'changed_during_login' } });
-    throw new AppError('invalid_credentials');
-  }
-  await audit(d, { event: 'login', outcome: 'success', actorId: user.id, subjectId: user.id, detail: { session: session.sessionId } });
-  return issueFor(d, user, session.sessionId, session.refreshToken, session.refreshExpiresAt);
+  // Second and last D1 round trip (db/login.ts): the failed-login reset, the hash upgrade, the
+  // session (only if the user is still as verified) and the audit row of the outcome, in one batch.
+  // The refresh token's KV record and the access token (the key ring may load from D1) are
+  // prepared at the same time; both are thrown away if the session was not created.
+  const pending = await newSession(d.config, user.id, d.meta, d.now);
+  const success: AuthAuditEntry = { event: 'login', outcome: 'success', actorId: user.id, subjectId: user.id, detail: { session: pending.sessionId } };
+  const failure: AuthAuditEntry = { event: 'login', outcome: 'failure', subjectId: user.id, detail: { reason: 'changed_during_login' } };
+  const [created, , access] = await Promise.all([
+    commitLogin(d.env.DB, { session: pending.row, verified: { passwordHash: user.passwordHash, roles: user.roles }, upgradedHash, success: withMeta(d, success), failure: withMeta(d, failure) }, d.now),
+    putSessionRecord(d.env.KV, pending, d.now),
+    signAccessToken(keyRing(d.env.DB, d.config), d.config, { userId: user.id, username: user.username, sessionId: pending.sessionId, roles: parseRoles(user.roles) }, d.now),
+  ]);
+  logAudit(d, created ? success : failure);
+  if (!created) throw new AppError('invalid_credentials');
+  return { access, refreshToken: pending.refreshToken, refreshExpiresIn: pending.refreshExpiresAt - d.now, user: toPublicUser(user), sessionId: pending.sessionId };
 }
 
 /** The audit detail of a counted failure: how many in a row, and the lock it started, if any. */
@@ -151,15 +165,19 @@ export async function refresh(d: Deps, presented: string): Promise<Issued> {
     });
     throw new AppError('invalid_grant');
   }
-  // Roles and the disabled flag are read fresh on every refresh, while the rotation's own write lands.
-  const [user] = await Promise.all([findUserById(d.env.DB, outcome.userId), outcome.stored]);
+  // Roles and the disabled flag are read fresh on every refresh: by the rotation's own batch, or
+  // (inside the grace window) here, while the bookkeeping write lands.
+  const user = outcome.kind === 'rotated' ? outcome.user : await findUserById(d.env.DB, outcome.userId);
   if (!user || user.disabled) {
+    await outcome.stored;
     await endSessions(d.env, d.config, [outcome.sessionId], user ? 'user_disabled' : 'user_deleted', d.now);
     logAuthEvent(d.meta.requestId, 'refresh', 'failure', { userId: outcome.userId, sessionId: outcome.sessionId, reason: user ? 'user_disabled' : 'user_deleted' });
     throw new AppError('invalid_grant');
   }
+  // The access token is signed while the successor's KV record is written.
+  const [issued] = await Promise.all([issueFor(d, user, outcome.sessionId, outcome.refreshToken, outcome.refreshExpiresAt), outcome.stored]);
   logAuthEvent(d.meta.requestId, 'refresh', 'success', { userId: user.id, sessionId: outcome.sessionId, reason: outcome.kind === 'grace' ? 'grace_window' : undefined });
-  return issueFor(d, user, outcome.sessionId, outcome.refreshToken, outcome.refreshExpiresAt);
+  return issued;
 }
 
 /**

@@ -1,7 +1,10 @@
 // Access tokens: JWTs per RFC 9068 (`typ: at+jwt`), verified per RFC 8725: the algorithm is
 // pinned to the configured one, the key comes only from our key ring by `kid` (never from the
 // token: `jwk`, `jku`, `x5u`, `x5c` headers are refused), and `iss`, `aud`, `exp`, `nbf` are checked.
-import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+//
+// The header is decoded once: jose parses it and hands it to our key resolver, which applies the
+// header rules before any signature work (issue 18: it used to be decoded twice per request).
+import { errors as joseErrors, jwtVerify, SignJWT, type JWSHeaderParameters } from 'jose';
 import type { Config } from '../config';
 import { AppError, invalidToken } from '../errors';
 import { isHighS, signatureOf, withLowS } from '../crypto/ecdsa';
@@ -71,18 +74,11 @@ function isStringArray(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((v) => typeof v === 'string');
 }
 
-/** Verifies signature and claims; does not check revocation (see tokens/revocation.ts). */
-export async function verifyAccessToken(ring: KeyRing, config: Config, token: string, now: number): Promise<AccessClaims> {
-  if (token.length > MAX_TOKEN_LENGTH || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token)) {
-    throw invalidToken('The access token is malformed.');
-  }
-  let header: ReturnType<typeof decodeProtectedHeader>;
-  try {
-    header = decodeProtectedHeader(token);
-  } catch (err) {
-    throw explain(err);
-  }
-  if (header.alg !== config.alg) throw invalidToken('The access token algorithm is not allowed.');
+/**
+ * The key for a token's protected header: our rules on top of jose's (which has already parsed the
+ * header, checked `crit` and refused any algorithm but the configured one).
+ */
+async function keyFor(ring: KeyRing, config: Config, header: JWSHeaderParameters, token: string, now: number): Promise<CryptoKey> {
   if (KEY_BEARING_HEADERS.some((name) => name in header)) throw invalidToken('The access token carries its own key.');
   if (typeof header.kid !== 'string' || header.kid.length === 0 || header.kid.length > 128) {
     throw invalidToken('The access token has no key id.');
@@ -90,12 +86,19 @@ export async function verifyAccessToken(ring: KeyRing, config: Config, token: st
   const key = await ring.verifyKey(header.kid, now);
   if (!key) throw invalidToken('The access token key is unknown.');
   if (config.alg === 'ES256') {
-    const signature = signatureOf(token);
-    if (!signature || isHighS(signature)) throw invalidToken('The access token signature is invalid.');
+    const raw = signatureOf(token);
+    if (!raw || isHighS(raw)) throw invalidToken('The access token signature is invalid.');
   }
+  return key;
+}
 
+/** Verifies signature and claims; does not check revocation (see tokens/revocation.ts). */
+export async function verifyAccessToken(ring: KeyRing, config: Config, token: string, now: number): Promise<AccessClaims> {
+  if (token.length > MAX_TOKEN_LENGTH || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token)) {
+    throw invalidToken('The access token is malformed.');
+  }
   try {
-    const { payload } = await jwtVerify(token, key, {
+    const { payload } = await jwtVerify(token, (header) => keyFor(ring, config, header, token, now), {
       algorithms: [config.alg],
       issuer: config.issuer,
       audience: config.audience,

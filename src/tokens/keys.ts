@@ -11,8 +11,14 @@
 // verifying, JWKS) for up to STALE_KEYS_SECONDS after its last successful load, retrying at most
 // every RELOAD_INTERVAL_SECONDS; past that, the request fails as a platform fault (503). Serving old
 // keys is safe: a rotation is itself a D1 write, and the next key is known one rotation ahead.
+//
+// Cold start: the periodic read may come from a D1 read replica (db/replica.ts; a replica's lag is
+// covered by the overlap, see docs/consistency.md), while the reloads that must see the latest keys
+// (an unknown kid, after this isolate rotated) go to the primary. Keys are imported when first
+// used, not when the ring loads: a verifier's first request imports one key.
 import type { JWK } from 'jose';
 import type { Config, JwtAlg } from '../config';
+import { readReplica } from '../db/replica';
 import { describeError, log } from '../lib/log';
 import { withDeadline } from '../lib/platform-fault';
 import { insertMissingKeys, liveKeys, purgeRetired, rotateKeys, type CurrentKids, type KeyRow } from '../db/signing-keys';
@@ -48,7 +54,8 @@ export interface SigningKey {
 }
 
 interface VerifyKey {
-  key: CryptoKey;
+  /** The imported key, or the stored row it is imported from on first use. */
+  key: CryptoKey | KeyRow;
   /** Unix seconds from which the key no longer verifies; null while active or next. */
   notAfter: number | null;
 }
@@ -101,7 +108,8 @@ export function purgeRetiredKeys(db: D1Database, now: number): Promise<number> {
 
 /** Per-isolate cache of imported keys for one database and configuration. */
 export class KeyRing {
-  private signer: SigningKey | undefined;
+  /** The active key: imported, or its row until the first signature. */
+  private signer: SigningKey | KeyRow | undefined;
   private verifiers = new Map<string, VerifyKey>();
   private jwks: JWK[] = [];
   /** Imported keys by `usage:kid`: key material never changes under a kid, so imports are reused. */
@@ -111,6 +119,8 @@ export class KeyRing {
   /** When the last reload failed: while serving stale keys, no retry before RELOAD_INTERVAL_SECONDS. */
   private failedAt = -Infinity;
   private inflight: Promise<void> | undefined;
+  /** The next load must read the primary (this isolate changed the keys). */
+  private primaryNext = false;
   /** D1 loads performed (or env-secret loads): exposed so tests can assert the reload bound. */
   loads = 0;
 
@@ -127,7 +137,7 @@ export class KeyRing {
     return key;
   }
 
-  private async load(now: number): Promise<void> {
+  private async load(now: number, primary: boolean): Promise<void> {
     this.loads++;
     this.lastLoad = now;
     const { config } = this;
@@ -140,18 +150,18 @@ export class KeyRing {
       this.loadedAt = now;
       return;
     }
-    let rows = await liveKeys(this.db, config.alg, now);
+    const readFrom = primary || this.primaryNext ? this.db : readReplica(this.db);
+    this.primaryNext = false;
+    let rows = await liveKeys(readFrom, config.alg, now);
     if (!rows.some((r) => r.status === 'active') || !rows.some((r) => r.status === 'next')) {
       await ensureKeys(this.db, config, now);
-      rows = await liveKeys(this.db, config.alg, now);
+      rows = await liveKeys(this.db, config.alg, now); // the primary: it has what was just inserted
     }
     const active = rows.find((r) => r.status === 'active');
     if (!active) throw new Error('no active signing key');
     const verifiers = new Map<string, VerifyKey>();
-    for (const row of rows) {
-      verifiers.set(row.kid, { key: await this.importCached(row, 'verify'), notAfter: row.status === 'retired' ? row.retireAfter : null });
-    }
-    this.signer = { kid: active.kid, alg: config.alg, key: await this.importCached(active, 'sign') };
+    for (const row of rows) verifiers.set(row.kid, { key: row, notAfter: row.status === 'retired' ? row.retireAfter : null });
+    this.signer = active;
     this.verifiers = verifiers;
     this.jwks = rows.filter((r) => r.publicJwk).map((r) => JSON.parse(r.publicJwk!) as JWK);
     // Forget imports of keys that left the ring.
@@ -159,8 +169,8 @@ export class KeyRing {
     this.loadedAt = now;
   }
 
-  private reload(now: number): Promise<void> {
-    this.inflight ??= this.load(now).finally(() => {
+  private reload(now: number, primary = false): Promise<void> {
+    this.inflight ??= this.load(now, primary).finally(() => {
       this.inflight = undefined;
     });
     return this.inflight;
@@ -192,7 +202,9 @@ export class KeyRing {
 
   async signingKey(now: number): Promise<SigningKey> {
     await this.fresh(now);
-    return this.signer!;
+    const signer = this.signer!;
+    if ('key' in signer) return signer;
+    return { kid: signer.kid, alg: this.config.alg, key: await this.importCached(signer, 'sign') };
   }
 
   /** The key for `kid`, or null when no live key has that id (after at most one bounded reload). */
@@ -201,7 +213,8 @@ export class KeyRing {
     let entry = this.verifiers.get(kid);
     if (!entry && now - this.lastLoad >= RELOAD_INTERVAL_SECONDS && !(now - this.failedAt < RELOAD_INTERVAL_SECONDS && now >= this.failedAt)) {
       try {
-        await withDeadline(this.reload(now), RELOAD_DEADLINE_MS, 'd1', 'key ring reload');
+        // From the primary: a key a replica has not seen yet must not be refused for its lag.
+        await withDeadline(this.reload(now, true), RELOAD_DEADLINE_MS, 'd1', 'key ring reload');
       } catch (err) {
         // A genuine token's kid is already known (the next key is loaded one rotation ahead), so
         // an unknown kid while D1 fails is refused as unknown rather than failing the request.
@@ -210,7 +223,7 @@ export class KeyRing {
       entry = this.verifiers.get(kid);
     }
     if (!entry || (entry.notAfter !== null && now >= entry.notAfter)) return null;
-    return entry.key;
+    return entry.key instanceof CryptoKey ? entry.key : this.importCached(entry.key, 'verify');
   }
 
   /** Public JWKs that verifiers may need: active, next and retired-in-overlap ES256 keys. */
@@ -227,6 +240,7 @@ export class KeyRing {
     this.loadedAt = -Infinity;
     this.lastLoad = -Infinity;
     this.failedAt = -Infinity;
+    this.primaryNext = true;
   }
 }
 

@@ -16,6 +16,7 @@ import {
   findSession,
   findSessionByRefreshHash,
   insertSession,
+  type NewSession,
   type RevokedRow,
   type UserGuard,
   revokeSession,
@@ -24,7 +25,7 @@ import {
   rotateSession,
   touchSession,
 } from '../db/sessions';
-import type { SessionRow } from '../db/schema';
+import type { SessionRow, UserRow } from '../db/schema';
 import { deleteUserReturningSessions } from '../db/users';
 import { describeError, log } from '../lib/log';
 import { withDeadline } from '../lib/platform-fault';
@@ -59,9 +60,12 @@ export interface IssuedRefresh {
 }
 
 export type RefreshOutcome =
-  // `stored` settles when the bookkeeping write (KV record / last-use time) is done: the caller
-  // awaits it together with its own reads instead of paying one more round trip in sequence.
-  | ({ kind: 'rotated' | 'grace'; stored: Promise<void> } & IssuedRefresh)
+  // `stored` settles when the bookkeeping write (the successor's KV record) is done: the caller
+  // awaits it together with its own work instead of paying one more round trip in sequence.
+  // `user` is the session's user as the rotation's own batch read it (undefined: deleted); the
+  // grace path does not read it.
+  | ({ kind: 'rotated'; stored: Promise<void>; user: UserRow | undefined } & IssuedRefresh)
+  | ({ kind: 'grace'; stored: Promise<void> } & IssuedRefresh)
   | { kind: 'reuse'; sessionId: string; userId: string };
 
 const successorKeys = new Map<string, Promise<CryptoKey>>();
@@ -86,9 +90,40 @@ async function putRecord(kv: KVNamespace, hash: string, record: RefreshRecord, e
   }
 }
 
+/** A session about to be created: its ids, its first refresh token and the row to insert. */
+export interface PendingSession extends IssuedRefresh {
+  row: NewSession;
+}
+
+/** Ids, the first refresh token and its hash for a new session (no storage touched). */
+export async function newSession(config: Config, userId: string, meta: ClientMeta, now: number): Promise<PendingSession> {
+  const sessionId = randomId();
+  const refreshToken = randomToken(32);
+  const hash = await sha256(refreshToken);
+  const expiresAt = now + config.sessionMaxAge;
+  const refreshExpiresAt = Math.min(now + config.refreshTtl, expiresAt);
+  return {
+    sessionId,
+    userId,
+    refreshToken,
+    refreshExpiresAt,
+    row: { id: sessionId, userId, refreshHash: hash, refreshExpiresAt, expiresAt, ...meta },
+  };
+}
+
+/**
+ * The KV record of a new session's first refresh token. Written in parallel with the D1 insert: a
+ * record whose insert failed points at no session and is refused like any unknown token (D1
+ * decides every refresh).
+ */
+export function putSessionRecord(kv: KVNamespace, pending: PendingSession, now: number): Promise<void> {
+  return putRecord(kv, pending.row.refreshHash, { sid: pending.sessionId, uid: pending.userId }, pending.refreshExpiresAt, now);
+}
+
 /**
  * A login starts a session: a new refresh-token family with its own id (`sid`). Undefined when the
  * user no longer matches `guard` (changed or deleted while the login was verifying the password).
+ * (The login route does the same in one batch with its other writes: db/login.ts.)
  */
 export async function startSession(
   stores: Stores,
@@ -98,18 +133,9 @@ export async function startSession(
   meta: ClientMeta,
   now: number,
 ): Promise<IssuedRefresh | undefined> {
-  const sessionId = randomId();
-  const refreshToken = randomToken(32);
-  const hash = await sha256(refreshToken);
-  const expiresAt = now + config.sessionMaxAge;
-  const refreshExpiresAt = Math.min(now + config.refreshTtl, expiresAt);
-  // Independent writes, in parallel: a KV record whose D1 insert failed points at no session and
-  // is refused like any unknown token (D1 decides every refresh).
-  const [created] = await Promise.all([
-    insertSession(stores.DB, { id: sessionId, userId, refreshHash: hash, refreshExpiresAt, expiresAt, ...meta }, guard, now),
-    putRecord(stores.KV, hash, { sid: sessionId, uid: userId }, refreshExpiresAt, now),
-  ]);
-  return created ? { sessionId, userId, refreshToken, refreshExpiresAt } : undefined;
+  const pending = await newSession(config, userId, meta, now);
+  const [created] = await Promise.all([insertSession(stores.DB, pending.row, guard, now), putSessionRecord(stores.KV, pending, now)]);
+  return created ? { sessionId: pending.sessionId, userId, refreshToken: pending.refreshToken, refreshExpiresAt: pending.refreshExpiresAt } : undefined;
 }
 
 function invalidGrant(): AppError {
@@ -144,14 +170,16 @@ export async function rotateRefreshToken(
 
   const successor = await successorOf(config, sid, presented);
   const successorHash = await sha256(successor);
-  const rotated = await rotateSession(
+  // One round trip: the conditional rotation and the read of the user's current state (roles,
+  // disabled) in one batch.
+  const { rotated, user } = await rotateSession(
     stores.DB,
     { id: sid, presentedHash: hash, successorHash, refreshTtl: config.refreshTtl, meta },
     now,
   );
   if (rotated) {
     const stored = putRecord(stores.KV, successorHash, { sid, uid: rotated.userId }, rotated.refreshExpiresAt, now);
-    return { kind: 'rotated', stored, ...issued(rotated, successor) };
+    return { kind: 'rotated', stored, user, ...issued(rotated, successor) };
   }
 
   const session = await findSession(stores.DB, sid);
