@@ -108,11 +108,14 @@ describe('D1 erroring', () => {
     await expectUnavailable(await c.request('POST', '/auth/refresh', { json: { refresh_token: u.refresh_token } }), 'd1');
     faults.heal();
 
-    // The rotation lands, then the user read after it fails: the client never saw the successor.
+    // The rotation commits, but its reply is lost (the connection drops after D1 answered): the
+    // client never saw the successor.
     faults.d1 = 'error';
-    faults.d1When = /from "?users/i;
+    faults.d1When = /update "?sessions/i;
+    faults.d1LostReply = true;
     await expectUnavailable(await c.request('POST', '/auth/refresh', { json: { refresh_token: u.refresh_token } }), 'd1');
     faults.heal();
+    expect((await sessionRows(u.id))[0]!.rotatedAt).not.toBeNull(); // it did land
     // Retried within Retry-After (< REFRESH_REUSE_GRACE): the same successor, not reuse detection.
     c.clock.advance(RETRY_AFTER_SECONDS);
     const retry = await c.request('POST', '/auth/refresh', { json: { refresh_token: u.refresh_token } });
