@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 
 // Integration tests run inside workerd against real local D1 and KV (isolated per test file).
 // Secrets are fixed test values here; `npm run dev` generates random ones into .dev.vars.
+// The gateway tests (test/gateway*.test.ts) proxy to auxiliary Workers bound as UPSTREAM and BROKEN.
 export default defineConfig(async () => {
   const migrations = await readD1Migrations('./migrations');
   return {
@@ -15,6 +16,13 @@ export default defineConfig(async () => {
             JWT_SECRET: 'test-jwt-secret-0123456789abcdefghijklmnopqrstuvwxyz',
             KEY_ENCRYPTION_KEY: 'test-key-encryption-key-0123456789abcdefghijklmnop',
           },
+          // The gateway tests' upstream: a second Worker that answers with what it received.
+          serviceBindings: { UPSTREAM: 'gateway-upstream', BROKEN: 'gateway-broken' },
+          workers: [
+            { name: 'gateway-upstream', modules: true, scriptPath: './test/gateway-upstream.js', compatibilityDate: '2026-11-01' },
+            // Throws on every request: a service upstream that fails.
+            { name: 'gateway-broken', modules: true, script: 'export default { fetch() { throw new Error("down at 10.0.0.9"); } };', compatibilityDate: '2026-11-01' },
+          ],
         },
       }),
     ],

@@ -100,7 +100,7 @@ function report(profile, requests, bundle) {
     const module = url.endsWith('index.js') ? moduleAt(lineNumber) : functionName.startsWith('(') ? functionName : '(runtime)';
     const group = module.startsWith('src/') ? 'src (this project)' : module;
     byModule.set(group, (byModule.get(group) ?? 0) + us);
-    const fn = `${functionName || '(anonymous)'}  ${module}`;
+    const fn = `${functionName || '(anonymous)'}  ${module === '(runtime)' ? `(runtime: ${url || 'native'}:${lineNumber})` : module}`;
     byFunction.set(fn, (byFunction.get(fn) ?? 0) + us);
   }
   const per = (us) => (us / requests).toFixed(1).padStart(7);

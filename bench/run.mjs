@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { unstable_readConfig } from 'wrangler';
 import { buildWorker } from './lib/build.mjs';
 import { measureColdStart } from './lib/cold-start.mjs';
+import { gatewayRoutes, gatewayScenarios, startUpstream } from './lib/gateway.mjs';
 import { call, mapLimit } from './lib/http.mjs';
 import { loadSlice } from './lib/load.mjs';
 import { markdown, ratio, readmeBlock, summarize, updateReadme } from './lib/report.mjs';
@@ -99,10 +100,11 @@ function positiveInt(raw, name) {
 
 const started = performance.now();
 const running = []; // every Miniflare we started, so every exit path disposes them
+const processes = []; // other processes we started (the gateway scenarios' origin)
 const say = (msg) => console.error(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s] ${msg}`);
 
 async function shutdown() {
-  await Promise.allSettled(running.map((w) => w.mf.dispose()));
+  await Promise.allSettled([...running.map((w) => w.mf.dispose()), ...processes.map((p) => p.stop())]);
 }
 
 const watchdog = setTimeout(async () => {
@@ -197,6 +199,7 @@ async function main() {
   const compare = opts['cold-compare']
     ? await buildWorker({ name: 'edge-auth-compare', config: join(resolve(opts['cold-compare']), 'wrangler.toml'), outdir: 'bench/out/compare', root: resolve(opts['cold-compare']) })
     : null;
+  const passthrough = await buildWorker({ name: 'bench-passthrough', config: 'bench/passthrough/wrangler.toml', outdir: 'bench/out/passthrough', root: ROOT });
   const budget = JSON.parse(readFileSync(BUDGET_FILE, 'utf8'));
   const bundle = {
     modules: service.modules.map(({ name, type, bytes }) => ({ name, type, bytes })),
@@ -224,9 +227,14 @@ async function main() {
     running.push(w);
     return w;
   };
+  // The gateway scenarios' origin, its own process; the service's gateway table points at it.
+  const upstream = await startUpstream(ROOT);
+  processes.push(upstream);
+  const gateway = { GATEWAY_ROUTES: gatewayRoutes(upstream.url) };
   const bareW = await start(bare, 'bare', { kv: ['KV'] });
-  const svcHS = await start(service, 'service-hs256', { bindings: { ...vars, ...secrets, JWT_ALG: 'HS256' }, d1, kv, ratelimits });
-  const svcES = await start(service, 'service-es256', { bindings: { ...vars, ...secrets, JWT_ALG: 'ES256' }, d1, kv, ratelimits });
+  const passthroughW = await start(passthrough, 'passthrough', { bindings: { UPSTREAM: upstream.url } });
+  const svcHS = await start(service, 'service-hs256', { bindings: { ...vars, ...secrets, ...gateway, JWT_ALG: 'HS256' }, d1, kv, ratelimits });
+  const svcES = await start(service, 'service-es256', { bindings: { ...vars, ...secrets, ...gateway, JWT_ALG: 'ES256' }, d1, kv, ratelimits });
   for (const w of [svcHS, svcES]) for (const binding of d1) await applyMigrations(w, binding, migrationsDir);
 
   // --- Seed over HTTP, as a client would: register, then log in. --------------------------------
@@ -243,6 +251,16 @@ async function main() {
   const esUsers = users('bench-es-', 8); // 8 users: the contended login never has 5 attempts in flight on one account (the lockout)
   await mapLimit(esUsers, 2, register(svcES));
   const esSession = await login(svcES, esUsers[0]);
+
+  // --- Machine clients: a personal API key, and an OAuth client of an administrator's. ---------
+  const apiKey = (await call(svcES.url, '/auth/api-keys', { method: 'POST', token: esSession.access_token, body: { name: 'bench' }, expect: 201 })).json.api_key;
+  const adminUser = { username: 'bench-admin', password };
+  await register(svcES)(adminUser);
+  const esDb = await svcES.mf.getD1Database('DB');
+  await esDb.prepare(`UPDATE users SET roles = '["admin"]' WHERE username_key = ?`).bind(adminUser.username).run();
+  const adminSession = await login(svcES, adminUser);
+  const oauthClient = (await call(svcES.url, '/admin/clients', { method: 'POST', token: adminSession.access_token, body: { name: 'bench', roles: [] }, expect: 201 })).json;
+  const clientBasic = `Basic ${Buffer.from(`${oauthClient.client.client_id}:${oauthClient.client_secret}`).toString('base64')}`;
 
   // --- The reference Worker gets the very same keys: the HS256 secret, the ES256 public JWK. --
   const jwks = (await call(svcES.url, '/.well-known/jwks.json', { expect: 200 })).json;
@@ -286,6 +304,15 @@ async function main() {
   };
 
   const json = { 'content-type': 'application/json' };
+  const fetchJson = async (url, init) => {
+    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(15_000) });
+    const text = await res.text();
+    let body;
+    try {
+      body = JSON.parse(text);
+    } catch {}
+    return { status: res.status, json: body, text };
+  };
   const bearer = (token) => ({ authorization: `Bearer ${token}` });
   const privateOk = (r) => r.status === 200 && typeof r.json?.user?.id === 'string';
   const refreshScenario = (id, label, connections) => ({
@@ -357,6 +384,27 @@ async function main() {
     { id: 'reference-es256', label: 'reference hono/jwt, ES256', target: refES, connections: 10, request: { method: 'GET', path: '/api/private', headers: bearer(esSession.access_token) }, ok: privateOk },
     { id: 'limit-es256', label: 'limit: bare + 1 cached-key verify, ES256', target: limES, connections: 10, request: { method: 'GET', path: '/api/private', headers: bearer(esSession.access_token) }, ok: privateOk },
     { id: 'private-es256', label: 'edge-auth protected route, ES256', target: svcES, connections: 10, request: { method: 'GET', path: '/api/private', headers: bearer(esSession.access_token) }, ok: privateOk, reference: 'reference-es256', limit: 'limit-es256' },
+    // Machine clients against the JWT route (goal: an API-key request within 1.2x a JWT request).
+    {
+      id: 'apikey-es256',
+      label: 'edge-auth protected route, API key (X-API-Key)',
+      target: svcES,
+      connections: 10,
+      request: { method: 'GET', path: '/api/private', headers: { 'x-api-key': apiKey } },
+      check: () => fetchJson(`${svcES.url}/api/private`, { headers: { 'x-api-key': apiKey } }),
+      ok: privateOk,
+      reference: 'private-es256',
+    },
+    {
+      id: 'client-token',
+      label: 'POST /oauth/token client_credentials (ES256)',
+      target: svcES,
+      connections: 10,
+      request: { method: 'POST', path: '/oauth/token', headers: { authorization: clientBasic, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' },
+      check: () => fetchJson(`${svcES.url}/oauth/token`, { method: 'POST', headers: { authorization: clientBasic, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' }),
+      ok: (r) => r.status === 200 && typeof r.json?.access_token === 'string',
+      reference: 'private-es256',
+    },
     { id: 'jwks', label: 'JWKS', target: svcES, connections: 10, request: { method: 'GET', path: '/.well-known/jwks.json' }, ok: (r) => r.status === 200 && Array.isArray(r.json?.keys) && r.json.keys.length > 0 },
     refreshScenario('refresh', 'refresh with rotation, ES256', REFRESH_CONNECTIONS),
     refreshScenario('refresh-contended', 'refresh with rotation, ES256, contended', REFRESH_CONTENDED_CONNECTIONS),
@@ -364,6 +412,7 @@ async function main() {
     // Contention: more clients than cores; each hash takes a core for its whole length, so they queue.
     loginScenario('login-contended', 'login (argon2id), ES256, contended', 8),
   ];
+  all.push(...gatewayScenarios({ upstream, passthrough: passthroughW, service: svcES, token: esSession.access_token }));
   const only = opts.only ? new Set(['bare', ...opts.only.split(',').map((s) => s.trim())]) : null;
   if (only) for (const id of only) if (!all.some((s) => s.id === id)) throw new Error(`--only: unknown scenario "${id}" (known: ${all.map((s) => s.id).join(', ')})`);
   const scenarios = all.filter((s) => !only || only.has(s.id));

@@ -25,5 +25,7 @@ export interface AppEnv {
     now: () => number;
     requestId: string;
     auth: AuthContext;
+    /** The GATEWAY_ROUTES pattern a proxied request matched (src/gateway); unset otherwise. */
+    gatewayRoute?: string;
   };
 }

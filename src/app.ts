@@ -11,6 +11,8 @@ import type { AppEnv } from './app-env';
 import { ConfigError, getConfig } from './config';
 import { AppError } from './errors';
 import { errorResponse } from './lib/error-response';
+import { gateway } from './gateway/proxy';
+import { getRouteTable } from './gateway/route-table';
 import { describeError, log } from './lib/log';
 import { platformFaultOf, temporarilyUnavailable } from './lib/platform-fault';
 import { API_PATH, apiRequest, OAUTH_PATH, oauthRequest, setApiHeaders, setNoStore, setSecurityHeaders } from './middleware/api-headers';
@@ -69,7 +71,9 @@ export function createApp(deps: AppDeps = {}) {
     const oauth = !api && OAUTH_PATH.test(c.req.path);
     try {
       // Memoised per env object (config.ts): a WeakMap lookup after the first request.
-      c.set('config', getConfig(c.env));
+      const config = getConfig(c.env);
+      c.set('config', config);
+      getRouteTable(c.env, config); // the gateway's table is configuration too: a bad one refuses every request
       await (api ? apiRequest(c, next) : oauth ? oauthRequest(c, next) : next());
     } catch (err) {
       // A misconfiguration or a refused CSRF check (errors of later handlers reach onError inside
@@ -79,9 +83,13 @@ export function createApp(deps: AppDeps = {}) {
     const headers = c.res.headers;
     if (api) setApiHeaders(c, headers);
     else if (oauth) setNoStore(headers);
-    setSecurityHeaders(headers);
+    // A proxied response keeps the upstream's own policy; edge-auth's fills in what it left unset.
+    setSecurityHeaders(headers, c.get('gatewayRoute') === undefined);
     headers.set('X-Request-Id', requestId);
   });
+
+  // Before edge-auth's own routes, which its table can never shadow (src/gateway/route-table.ts).
+  app.use('*', gateway());
 
   app.get('/health', (c) => c.json({ status: 'ok' }));
   app.route('/auth/api-keys', apiKeyRoutes);

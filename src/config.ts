@@ -33,6 +33,8 @@ export interface Env {
   REGISTRATION?: string;
   ALLOWED_ORIGINS?: string;
   AUDIT_RETENTION_DAYS?: string;
+  /** The gateway's route table (src/gateway/route-table.ts): a JSON array, or its text. */
+  GATEWAY_ROUTES?: unknown;
   JWT_SECRET?: string;
   KEY_ENCRYPTION_KEY?: string;
 }

@@ -24,6 +24,8 @@ export const ERROR_STATUS = {
   internal_error: 500,
   // D1 or KV failing or too slow (src/lib/platform-fault.ts, docs/resilience.md); with Retry-After.
   temporarily_unavailable: 503,
+  bad_gateway: 502,
+  gateway_timeout: 504,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -52,6 +54,9 @@ const DEFAULT_MESSAGE: Record<ErrorCode, string> = {
   misconfigured: 'The service is misconfigured.',
   internal_error: 'Internal error.',
   temporarily_unavailable: 'The service is temporarily unavailable; retry after the time in Retry-After.',
+  // Never the upstream's address: the client learns only that the backend failed.
+  bad_gateway: 'The upstream service could not be reached.',
+  gateway_timeout: 'The upstream service did not answer in time.',
 };
 
 export class AppError extends Error {

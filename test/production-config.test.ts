@@ -15,6 +15,8 @@ function productionEnv(overrides: Partial<Env> = {}): Env {
     ALLOWED_ORIGINS: '',
     KEY_ENCRYPTION_KEY: KEK,
     JWT_SECRET: undefined,
+    // wrangler.toml's development gateway table proxies to http://127.0.0.1, refused in production.
+    GATEWAY_ROUTES: [],
     ...overrides,
   });
 }

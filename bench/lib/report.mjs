@@ -142,7 +142,7 @@ export function markdown(results) {
 export function readmeBlock(results) {
   const m = results.machine;
   return [
-    `Measured by \`npm run bench\` ([bench/README.md](bench/README.md)) on ${results.date.slice(0, 10)}: built bundle in workerd (Miniflare, local D1/KV), autocannon on 127.0.0.1, ${m.cpu}, ${m.cores} cores shared by server and load generator. Absolute req/s vary between runs; compare the ratios (medians of per-round ratios over ${results.settings.rounds} interleaved rounds). Full report: [bench/results/latest.md](bench/results/latest.md).`,
+    `Measured by \`npm run bench\` ([bench/README.md](bench/README.md)) on ${results.date.slice(0, 10)}: built bundle in workerd (Miniflare, local D1/KV), autocannon on 127.0.0.1, ${m.cpu}, ${m.cores} cores shared by server and load generator (1-min load average ${m.loadAverage1mAtStart} at start, other work included). Absolute req/s vary between runs; compare the ratios (medians of per-round ratios over ${results.settings.rounds} interleaved rounds). Full report: [bench/results/latest.md](bench/results/latest.md).`,
     '',
     scenarioTable(results),
     '',

@@ -26,12 +26,20 @@ export async function measureStorage({ root, compat, d1, kv, ratelimits = {}, va
   const hsSession = (await call(hs.url, '/auth/login', { method: 'POST', body: user, expect: 200 })).json;
   let esSession = (await call(es.url, '/auth/login', { method: 'POST', body: user, expect: 200 })).json;
 
+  // A personal API key (a sign-in just happened: no step-up needed), sent as X-API-Key.
+  const apiKey = (await call(es.url, '/auth/api-keys', { method: 'POST', token: esSession.access_token, body: { name: 'bench' }, expect: 201 })).json.api_key;
+  const withKey = () => fetch(`${es.url}/api/private`, { headers: { 'x-api-key': apiKey }, signal: AbortSignal.timeout(15_000) }).then(async (r) => {
+    if (r.status !== 200) throw new Error(`api key request: ${r.status} ${await r.text()}`);
+  });
+
   // Distinct sessions, so the isolate's revocation cache never answers: the uncached shape.
   const uncached = mintHs256Tokens({ count: REQUESTS + 1, secret: secrets.JWT_SECRET, like: hsSession.access_token });
   const scenarios = [
     { id: 'private-hs256', w: hs, n: REQUESTS, send: () => call(hs.url, '/api/private', { token: hsSession.access_token, expect: 200 }) },
     { id: 'private-hs256-scale', w: hs, n: REQUESTS, send: () => call(hs.url, '/api/private', { token: uncached.pop(), expect: 200 }) },
     { id: 'private-es256', w: es, n: REQUESTS, send: () => call(es.url, '/api/private', { token: esSession.access_token, expect: 200 }) },
+    // The KV copy is read once per key per 5 s per isolate, "last used" written at most every 5 min.
+    { id: 'apikey-es256', w: es, n: REQUESTS, send: withKey },
     { id: 'jwks', w: es, n: REQUESTS, send: () => call(es.url, '/.well-known/jwks.json', { expect: 200 }) },
     {
       id: 'refresh',

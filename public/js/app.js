@@ -2,6 +2,7 @@
 // The demo SPA: plain DOM code on top of edge-auth-client.js. Everything that touches the
 // service goes through `auth`; nothing here ever sees a token.
 import { AuthApiError, createAuthClient } from './edge-auth-client.js';
+import { createNotesPanel } from './notes.js';
 
 /** @typedef {import('./edge-auth-client.js').User} User */
 /** @typedef {import('./edge-auth-client.js').SessionInfo} SessionInfo */
@@ -35,6 +36,8 @@ function log(text) {
   list.prepend(li);
   while (list.children.length > 50) list.lastElementChild?.remove();
 }
+
+const notes = createNotesPanel(auth, { log });
 
 /** @param {unknown} err */
 function describe(err) {
@@ -77,6 +80,7 @@ function showSignedOut() {
   $('me').replaceChildren();
   $('sessions').replaceChildren();
   $('private-result').textContent = '';
+  notes.clear();
   document.body.dataset.state = 'signed-out';
 }
 
@@ -107,6 +111,7 @@ function showSignedIn(user) {
     }),
   );
   document.body.dataset.state = 'signed-in';
+  void notes.load();
 }
 
 /** @param {SessionInfo[]} sessions */

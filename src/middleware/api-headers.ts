@@ -26,9 +26,12 @@ export const SECURITY_HEADERS: readonly (readonly [string, string])[] = [
   ['X-XSS-Protection', '0'],
 ];
 
-/** Sets the security headers on a finished response (errors and 404s included). */
-export function setSecurityHeaders(headers: Headers): void {
-  for (const [name, value] of SECURITY_HEADERS) headers.set(name, value);
+/**
+ * Sets the security headers on a finished response (errors and 404s included); with `overwrite`
+ * false (a proxied response) only those the response does not already carry.
+ */
+export function setSecurityHeaders(headers: Headers, overwrite = true): void {
+  for (const [name, value] of SECURITY_HEADERS) if (overwrite || !headers.has(name)) headers.set(name, value);
 }
 
 // CORS for the API prefixes (Fetch standard, "CORS protocol"): a listed origin is echoed, never an

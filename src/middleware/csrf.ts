@@ -32,8 +32,8 @@ function tokenMatches(c: Context): boolean {
 
 /**
  * Throws csrf_failed for an unsafe request that relies on the session cookie and fails the origin
- * or double-submit check (the API middleware, middleware/api-headers.ts, calls it for every unsafe
- * method on the API prefixes).
+ * or double-submit check: called for every unsafe method on the API prefixes (the API middleware,
+ * middleware/api-headers.ts) and on proxied gateway routes (src/gateway/proxy.ts).
  */
 export function csrfCheck(c: Context<AppEnv>): void {
   if (!SAFE_METHODS.has(c.req.method) && c.req.header('Authorization') === undefined && hasSessionCookie(c)) {

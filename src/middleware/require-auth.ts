@@ -87,6 +87,30 @@ function deferWork(c: Context, work: Promise<unknown>): void {
   }
 }
 
+/**
+ * The refusal of a request that presented no credential (shared with the gateway). In cookie mode
+ * the browser drops the access cookie when it expires (Max-Age = token lifetime), but the CSRF
+ * cookie lives as long as the session: tell the SPA to refresh.
+ */
+export function noTokenError(c: Context): AppError {
+  if (getCookie(c, CSRF_COOKIE, 'host')) return invalidToken('The access token has expired; refresh it.');
+  return missingToken();
+}
+
+/** requireAuth's checks on a presented credential (shared with the gateway): the request's AuthContext. */
+export async function verifyPresented(
+  c: Context<AppEnv>,
+  presented: { token: string; via: AuthContext['via'] },
+  options: { roles: readonly string[]; fresh?: boolean },
+): Promise<AuthContext> {
+  const subject = await authenticate(c.env, c.get('config'), presented.token, c.get('now')(), {
+    roles: options.roles,
+    fresh: options.fresh,
+    defer: (work) => deferWork(c, work),
+  });
+  return { subject: subject.type, userId: subject.sub, username: subject.username, sessionId: subject.sid, jti: subject.jti, roles: subject.roles, exp: subject.exp, via: presented.via };
+}
+
 export function requireAuth(options: RequireAuthOptions = {}): MiddlewareHandler<AppEnv> {
   const roles = options.roles ?? [];
   for (const role of roles) {
@@ -97,19 +121,10 @@ export function requireAuth(options: RequireAuthOptions = {}): MiddlewareHandler
   const refusal = `This route needs ${subjects.map((s) => SUBJECT_NAMES[s]).join(' or ')}.`;
   return async function requireAuthMiddleware(c, next) {
     const presented = extractAccessToken(c);
-    if (!presented) {
-      // In cookie mode the browser drops the access cookie when it expires (Max-Age = token
-      // lifetime), but the CSRF cookie lives as long as the session: tell the SPA to refresh.
-      if (getCookie(c, CSRF_COOKIE, 'host')) throw invalidToken('The access token has expired; refresh it.');
-      throw missingToken();
-    }
-    const subject = await authenticate(c.env, c.get('config'), presented.token, c.get('now')(), {
-      roles,
-      fresh: options.fresh,
-      defer: (work) => deferWork(c, work),
-    });
-    if (!subjects.includes(subject.type)) throw new AppError('forbidden', refusal);
-    c.set('auth', { subject: subject.type, userId: subject.sub, username: subject.username, sessionId: subject.sid, jti: subject.jti, roles: subject.roles, exp: subject.exp, via: presented.via });
+    if (!presented) throw noTokenError(c);
+    const auth = await verifyPresented(c, presented, { roles, fresh: options.fresh });
+    if (!subjects.includes(auth.subject)) throw new AppError('forbidden', refusal);
+    c.set('auth', auth);
     await next();
   };
 }

@@ -11,7 +11,8 @@ export async function readForm(c: Context): Promise<Map<string, string>> {
     throw new OAuthError('invalid_request', 'The request body must be application/x-www-form-urlencoded.');
   }
   const params = new Map<string, string>();
-  for (const [name, value] of new URLSearchParams(await c.req.text())) {
+  // Decoded from bytes: the runtime warns when text() is called on a form body.
+  for (const [name, value] of new URLSearchParams(new TextDecoder().decode(await c.req.arrayBuffer()))) {
     if (params.has(name)) throw new OAuthError('invalid_request', `The parameter "${name.slice(0, 32)}" is repeated.`);
     if (value.length > MAX_PARAM_LENGTH) throw new OAuthError('invalid_request', `The parameter "${name.slice(0, 32)}" is too long.`);
     params.set(name, value);

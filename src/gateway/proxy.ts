@@ -1,0 +1,129 @@
+// The gateway middleware: requests on a GATEWAY_ROUTES path are authenticated here exactly as
+// requireAuth authenticates edge-auth's own routes (same token extraction, same checks, same CSRF
+// rule, same refusals), then forwarded with the identity edge-auth vouches for (headers.ts,
+// assertion.ts) and streamed back. Paths no route covers go on to edge-auth's own routes.
+import type { Context, MiddlewareHandler } from 'hono';
+import type { AppEnv, AuthContext } from '../app-env';
+import { AppError } from '../errors';
+import { parseClientIp } from '../lib/client-ip';
+import { log, type LogFields } from '../lib/log';
+import { csrfCheck, originAllowed } from '../middleware/csrf';
+import { extractAccessToken, noTokenError, verifyPresented } from '../middleware/require-auth';
+import { keyRing } from '../tokens/keys';
+import { identityAssertion } from './assertion';
+import { requestBody, sendUpstream, UpstreamFailure, type UpstreamFetcher } from './forward';
+import { clientResponseHeaders, upstreamRequestHeaders } from './headers';
+import { getRouteTable, matchRoute, under, type GatewayRoute } from './route-table';
+
+/** The caller of a proxied request: undefined when anonymous (auth none, or optional without a token). */
+async function callerOf(c: Context<AppEnv>, route: GatewayRoute): Promise<{ auth: AuthContext | undefined; bearer: boolean }> {
+  if (route.auth === 'none') return { auth: undefined, bearer: false };
+  // Before authentication, as on edge-auth's own routes: a forged cross-site request learns nothing.
+  csrfCheck(c);
+  let presented: ReturnType<typeof extractAccessToken>;
+  try {
+    presented = extractAccessToken(c);
+  } catch (err) {
+    // Another Authorization scheme (Basic, ...) is no edge-auth token: anonymous where that is allowed.
+    if (route.auth === 'optional' && err instanceof AppError && err.code === 'unauthorized') return { auth: undefined, bearer: false };
+    throw err;
+  }
+  if (!presented) {
+    if (route.auth === 'required') throw noTokenError(c);
+    return { auth: undefined, bearer: false };
+  }
+  // optional: a token that is presented must be valid (never silently downgraded to anonymous).
+  const auth = await verifyPresented(c, presented, { roles: route.roles, fresh: route.fresh });
+  return { auth, bearer: presented.via !== 'cookie' };
+}
+
+/** The path the upstream sees: the prefix stripped, under the upstream's base path. */
+function upstreamPath(route: GatewayRoute, path: string): string {
+  const rest = route.stripPrefix && under(path, route.stripPrefix) ? path.slice(route.stripPrefix.length) : path;
+  return rest.startsWith('/') ? rest : `/${rest}`;
+}
+
+function fetcherFor(c: Context<AppEnv>, route: GatewayRoute, url: URL, path: string): { fetcher: UpstreamFetcher; target: string } {
+  if (route.upstream.kind === 'service') {
+    const binding = (c.env as unknown as Record<string, Fetcher>)[route.upstream.binding]!;
+    // Another Worker sees the public host, as if it were called directly.
+    return { fetcher: (req) => binding.fetch(req), target: `${url.protocol}//${url.host}${path}${url.search}` };
+  }
+  return { fetcher: (req) => fetch(req), target: `${route.upstream.base}${path}${url.search}` };
+}
+
+async function proxy(c: Context<AppEnv>, route: GatewayRoute, url: URL, event: LogFields): Promise<Response> {
+  const config = c.get('config');
+  const websocket = c.req.header('Upgrade')?.toLowerCase() === 'websocket';
+  const { auth, bearer } = await callerOf(c, route);
+  event.userId = auth?.userId;
+  event.subjectType = auth ? auth.subject : 'anonymous';
+  // A WebSocket handshake is a GET, which the CSRF rule lets through; a cookie-authenticated one
+  // from a foreign page would be cross-site WebSocket hijacking, so its Origin must be allowed.
+  if (websocket && auth?.via === 'cookie' && !originAllowed(c)) {
+    throw new AppError('csrf_failed', 'Cross-site request refused: origin not allowed.');
+  }
+
+  const { body, meter } = requestBody(c.req.raw, route);
+  const assertion = await identityAssertion(keyRing(c.env.DB, config), config, auth, route.upstream.id, c.get('now')());
+  const headers = upstreamRequestHeaders(c.req.raw.headers, {
+    auth,
+    bearer,
+    requestId: c.get('requestId'),
+    clientIp: parseClientIp(c.req.header('CF-Connecting-IP')),
+    url,
+    assertion,
+    websocket,
+  });
+  const { fetcher, target } = fetcherFor(c, route, url, upstreamPath(route, url.pathname));
+  const upstream = await sendUpstream(fetcher, target, { method: c.req.method, headers, body }, route, meter);
+
+  if (meter.done) event.bytesIn = meter.bytes;
+  const length = upstream.headers.get('content-length');
+  if (length !== null && /^\d+$/.test(length)) event.bytesOut = Number(length);
+  const responseHeaders = clientResponseHeaders(upstream.headers);
+  if (upstream.status === 101 && upstream.webSocket) {
+    return new Response(null, { status: 101, webSocket: upstream.webSocket, headers: responseHeaders });
+  }
+  return new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers: responseHeaders });
+}
+
+/**
+ * Proxies requests on the configured GATEWAY_ROUTES to their upstreams; other paths pass through.
+ * The table is parsed with the configuration (src/app.ts), so a bad one never reaches here.
+ *
+ * @example
+ * app.use('*', gateway()); // after the request id and configuration middleware
+ */
+export function gateway(): MiddlewareHandler<AppEnv> {
+  return async function gatewayMiddleware(c, next) {
+    const table = getRouteTable(c.env, c.get('config'));
+    if (table.length === 0) return next();
+    const url = new URL(c.req.url);
+    const match = matchRoute(table, url.pathname, c.req.method);
+    if (!match) return next();
+    if ('methodNotAllowed' in match) {
+      throw new AppError('method_not_allowed', undefined, { headers: { Allow: match.methodNotAllowed.join(', ') } });
+    }
+    const { route } = match;
+    c.set('gatewayRoute', route.pattern);
+    const started = Date.now();
+    // One event per proxied request, refusals included: usage metering builds on it.
+    const event: LogFields = { requestId: c.get('requestId'), route: route.pattern, method: c.req.method };
+    let status = 500;
+    try {
+      const res = await proxy(c, route, url, event);
+      status = res.status;
+      return res;
+    } catch (err) {
+      if (err instanceof AppError) {
+        status = err.status;
+        event.error = err.code;
+        if (err.cause instanceof UpstreamFailure) event.failure = err.cause.message;
+      }
+      throw err;
+    } finally {
+      log(status >= 500 ? 'warn' : 'info', 'gateway.request', { ...event, status, durationMs: Date.now() - started });
+    }
+  };
+}
