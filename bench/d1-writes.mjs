@@ -31,7 +31,7 @@ try {
     for (const c of [1, 8]) {
       const r = await get(`/run?op=${op}&n=${n}&c=${c}`);
       rows.push(r);
-      console.log(`${op.padEnd(8)} lanes=${c}  ${r.opsPerSecond.toFixed(0).padStart(6)} ops/s  ${r.writesPerSecond.toFixed(0).padStart(6)} write statements/s  (${r.n} in ${r.ms.toFixed(0)} ms)`);
+      console.log(`${op.padEnd(8)} lanes=${c}  ${r.opsPerSecond.toFixed(0).padStart(6)} ops/s  ${r.roundTripsPerSecond.toFixed(0).padStart(6)} D1 round trips/s  (${r.n} in ${r.ms.toFixed(0)} ms)`);
     }
   }
   console.log(JSON.stringify(rows));

@@ -12,6 +12,7 @@ interface D1PreparedStatement {
 interface D1Database {
   prepare(sql: string): D1PreparedStatement;
   batch<T = unknown>(statements: D1PreparedStatement[]): Promise<D1Result<T>[]>;
+  // src/db/replica.ts (reached through tokens/keys.ts) asks for a read-replica session.
   withSession(constraintOrBookmark?: string): unknown;
 }
 interface KVNamespace<Key extends string = string> {

@@ -14,6 +14,32 @@ export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const STOP_TIMEOUT_MS = 10_000;
 const POLL_MS = 250;
 
+/** Process groups of the servers this process started and has not seen exit. */
+const live = new Set();
+let hooked = false;
+
+/**
+ * Ctrl-C or a CI timeout (SIGINT/SIGTERM) must not leave servers behind: kill their groups. Node
+ * exits on these signals only while nobody listens for them, so exit here too unless the caller
+ * has its own handler (e2e/run.mjs does, and stops everything itself).
+ */
+function hookSignals() {
+  if (hooked) return;
+  hooked = true;
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
+    process.on(signal, () => {
+      for (const pgid of live) {
+        try {
+          process.kill(-pgid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      if (process.listenerCount(signal) === 1) process.exit(code);
+    });
+  }
+}
+
 /**
  * @typedef {object} ServerOptions
  * @property {string} [cwd] project directory (default: this repository)
@@ -67,10 +93,17 @@ export async function startServer(options = {}) {
     env: { ...process.env, CI: 'true', NO_COLOR: '1', FORCE_COLOR: '0', WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
   });
   if (logFd !== undefined) closeSync(logFd);
+  hookSignals();
+  live.add(child.pid);
   child.stdout?.on('data', (d) => (output += d));
   child.stderr?.on('data', (d) => (output += d));
   let alive = true;
-  const exited = new Promise((resolve) => child.on('exit', () => resolve((alive = false))));
+  const exited = new Promise((resolve) =>
+    child.on('exit', () => {
+      live.delete(child.pid);
+      resolve((alive = false));
+    }),
+  );
 
   const signal = (name) => {
     try {

@@ -33,6 +33,7 @@ const USERS = arg('users', Number(process.env.SOAK_USERS ?? 8));
  */
 const BOUND_MS = 6_000;
 const LOGINS_PER_MINUTE = 8; // under RL_LOGIN_USER's 10
+const REFRESHES_PER_MINUTE = 100; // under RL_REFRESH_IP's 120 (each VU has its own address)
 const PREFIX = `soak${Date.now().toString(36)}_`;
 const ADMIN = { username: `${PREFIX}admin`, password: 'soak admin password 1' };
 
@@ -77,6 +78,7 @@ class VirtualUser {
     this.ip = `2001:db8:${(0x100 + n).toString(16)}::1`; // its own /64
     this.devices = [undefined, undefined];
     this.logins = [];
+    this.refreshes = [];
     /** Every session this user started, with when its login was sent and answered. */
     this.sessions = [];
   }
@@ -92,6 +94,15 @@ class VirtualUser {
     const body = { username: this.username, password: this.password };
     const answers = await Promise.all([0, 1].map(() => call(this.username, 'register', 'POST', '/auth/register', { body, ip: this.ip, meta: { name: this.username } })));
     this.id = answers.find((a) => a.status === 201)?.json?.user?.id;
+  }
+
+  /** Whether `count` more refresh requests fit this address's budget; if so they are counted. */
+  spendRefreshes(count) {
+    const now = Date.now();
+    this.refreshes = this.refreshes.filter((t) => now - t < 60_000);
+    if (this.refreshes.length + count > REFRESHES_PER_MINUTE) return false;
+    for (let i = 0; i < count; i++) this.refreshes.push(now);
+    return true;
   }
 
   async login(d) {
@@ -124,6 +135,7 @@ class VirtualUser {
   async refresh(d, tabs = 1) {
     const dev = await this.ensure(d);
     if (!dev) return;
+    if (!this.spendRefreshes(tabs)) return this.api(d);
     const presented = dev.refresh;
     const answers = await Promise.all(
       Array.from({ length: tabs }, () => call(this.username, tabs > 1 ? 'refresh_race' : 'refresh', 'POST', '/auth/refresh', { body: { refresh_token: presented }, ip: this.ip, meta: { sid: dev.sid, presented } })),
@@ -131,7 +143,8 @@ class VirtualUser {
     const ok = answers.find((a) => a.status === 200);
     for (const a of answers) if (a.status === 200) a.successor = a.json.refresh_token;
     if (ok) this.devices[d] = { sid: dev.sid, access: ok.json.access_token, refresh: ok.json.refresh_token };
-    else this.devices[d] = undefined;
+    // Throttled: nothing was rotated, the client keeps its token. Refused: signed out.
+    else if (!answers.every((a) => a.status === 429)) this.devices[d] = undefined;
   }
 
   async logout(d) {
@@ -158,10 +171,13 @@ class VirtualUser {
   }
 
   async changePassword() {
-    if (!this.canLogin()) return this.api(0);
+    // The password check shares the per-account login budget (RL_LOGIN_USER), and device 1 signs
+    // in again afterwards: two entries of the budget.
+    if (!this.canLogin(2)) return this.api(0);
     const dev = await this.ensure(0);
     const other = await this.ensure(1);
     if (!dev) return;
+    this.logins.push(Date.now());
     const next = this.password.replace(/v\d+$/, `v${++counter}`);
     const r = await call(this.username, 'password', 'POST', '/auth/password', { body: { current_password: this.password, new_password: next }, token: dev.access, ip: this.ip, meta: { sid: dev.sid } });
     if (r.status === 204) {
@@ -177,6 +193,7 @@ class VirtualUser {
   /** Uses the ended session's tokens once now and once past the bound (answers judged later). */
   async probeLater(dev) {
     await call(this.username, 'api_after_end', 'GET', '/api/private', { token: dev.access, ip: this.ip, meta: { sid: dev.sid } });
+    this.spendRefreshes(1); // the late refresh probe below
     pending.push(
       sleep(BOUND_MS + 500).then(async () => {
         await call(this.username, 'api_after_end', 'GET', '/api/private', { token: dev.access, ip: this.ip, meta: { sid: dev.sid } });
@@ -273,7 +290,9 @@ function check(users, names) {
   for (const r of fivexx) violations.push(`5xx or no answer: ${r.op} ${r.status} ${JSON.stringify(r.json)}`);
   count('answers', record.length);
   count('5xx', fivexx.length);
-  count('429', record.filter((r) => r.status === 429).length);
+  const throttled = record.filter((r) => r.status === 429);
+  count('429', throttled.length);
+  for (const op of new Set(throttled.map((r) => r.op))) count(`429 on ${op}`, throttled.filter((r) => r.op === op).length);
 
   // Every registration exactly once.
   for (const u of users) {
@@ -303,7 +322,8 @@ function check(users, names) {
     const sid = pair[0].sid;
     const end = ended.get(sid);
     if (maybeEnded.has(sid)) continue;
-    if (pair.some((r) => r.status !== 200) && !(end !== undefined && end.sent <= Math.max(...pair.map((r) => r.end)))) {
+    // A refusal (401) signs the tab out; a throttled answer (429) rotates nothing and is counted apart.
+    if (pair.some((r) => r.status === 401) && !(end !== undefined && end.sent <= Math.max(...pair.map((r) => r.end)))) {
       racesLost++;
       violations.push(`two tabs refreshing ${sid}: ${pair.map((r) => r.status)}`);
     }

@@ -77,16 +77,23 @@ export function instrumentedKv(kv: KVNamespace, options: KvOptions = {}): { kv: 
  * A D1 database whose every statement (or batch) first awaits `before(sql)`: the one seam that
  * interleavingD1 and faultyEnv use to run a change, wait or throw before the real call.
  */
-function wrapD1(db: D1Database, before: (sql: string[]) => Promise<void>): D1Database {
+function wrapD1(db: D1Database, before: (sql: string[]) => Promise<void>, after: (sql: string[]) => Promise<void> = async () => {}): D1Database {
   const sqlOf = new WeakMap<object, string>();
   const realOf = new WeakMap<object, D1PreparedStatement>();
+  /** before, the real call, after: `after` may throw once the statement has run (a lost reply). */
+  const around = async <T>(sql: string[], call: () => Promise<T>): Promise<T> => {
+    await before(sql);
+    const result = await call();
+    await after(sql);
+    return result;
+  };
   const wrapStatement = (real: D1PreparedStatement, sql: string): D1PreparedStatement => {
     const wrapper = {
       bind: (...values: unknown[]) => wrapStatement(real.bind(...values), sql),
-      first: async (...a: unknown[]) => (await before([sql]), (real.first as (...x: unknown[]) => unknown)(...a)),
-      all: async () => (await before([sql]), real.all()),
-      run: async () => (await before([sql]), real.run()),
-      raw: async (...a: unknown[]) => (await before([sql]), (real.raw as (...x: unknown[]) => unknown)(...a)),
+      first: (...a: unknown[]) => around([sql], () => (real.first as (...x: unknown[]) => Promise<unknown>)(...a)),
+      all: () => around([sql], () => real.all()),
+      run: () => around([sql], () => real.run()),
+      raw: (...a: unknown[]) => around([sql], () => (real.raw as (...x: unknown[]) => Promise<unknown>)(...a)),
     };
     sqlOf.set(wrapper, sql);
     realOf.set(wrapper, real);
@@ -94,13 +101,14 @@ function wrapD1(db: D1Database, before: (sql: string[]) => Promise<void>): D1Dat
   };
   const wrapped = {
     prepare: (sql: string) => wrapStatement(db.prepare(sql), sql),
-    batch: async (statements: D1PreparedStatement[]) => {
-      await before(statements.map((s) => sqlOf.get(s) ?? ''));
-      return db.batch(statements.map((s) => realOf.get(s) ?? s));
-    },
-    exec: async (sql: string) => (await before([sql]), db.exec(sql)),
+    batch: (statements: D1PreparedStatement[]) =>
+      around(
+        statements.map((s) => sqlOf.get(s) ?? ''),
+        () => db.batch(statements.map((s) => realOf.get(s) ?? s)),
+      ),
+    exec: (sql: string) => around([sql], () => db.exec(sql)),
     // A read-replica session (db/replica.ts) obeys the same wrapper: a fault reaches replica reads too.
-    withSession: (...a: unknown[]) => wrapD1((db.withSession as (...x: unknown[]) => unknown)(...a) as D1Database, before),
+    withSession: (...a: unknown[]) => wrapD1((db.withSession as (...x: unknown[]) => unknown)(...a) as D1Database, before, after),
     dump: () => (db as unknown as { dump(): unknown }).dump(),
   };
   return wrapped as unknown as D1Database;
@@ -138,6 +146,11 @@ export type Fault = 'ok' | 'error' | { delayMs: number };
 export class Faults {
   d1: Fault = 'ok';
   d1When: RegExp | undefined;
+  /**
+   * With d1 = 'error': the matching statement or batch runs and commits, then the call fails, as
+   * when the connection is lost after D1 answered. Tests "landed, but the client saw an error".
+   */
+  d1LostReply = false;
   kvRead: Fault = 'ok';
   kvWrite: Fault | 'refuse' = 'ok';
   /** 'error': every limiter call throws; 'admit': every call succeeds without counting. */
@@ -151,6 +164,7 @@ export class Faults {
     this.d1 = this.kvRead = this.kvWrite = 'ok';
     this.rateLimit = 'ok';
     this.d1When = undefined;
+    this.d1LostReply = false;
   }
 }
 
@@ -164,12 +178,21 @@ const RATE_LIMITERS = ['RL_LOGIN_IP', 'RL_LOGIN_USER', 'RL_REGISTER_IP', 'RL_REF
 
 /** `env` with D1, KV and every rate-limit binding obeying `faults`. */
 export function faultyEnv(env: Env, faults: Faults): Env {
-  const db = wrapD1(env.DB, async (sql) => {
-    faults.d1Log.push(...sql);
-    if (faults.d1 === 'ok' || (faults.d1When && !sql.some((s) => faults.d1When!.test(s)))) return;
-    faults.hits.d1++;
-    await apply(faults.d1, D1_FAULT_MESSAGE);
-  });
+  const matches = (sql: string[]) => faults.d1 !== 'ok' && (!faults.d1When || sql.some((s) => faults.d1When!.test(s)));
+  const db = wrapD1(
+    env.DB,
+    async (sql) => {
+      faults.d1Log.push(...sql);
+      if (!matches(sql) || (faults.d1LostReply && faults.d1 === 'error')) return;
+      faults.hits.d1++;
+      await apply(faults.d1, D1_FAULT_MESSAGE);
+    },
+    async (sql) => {
+      if (!faults.d1LostReply || faults.d1 !== 'error' || !matches(sql)) return;
+      faults.hits.d1++;
+      throw new Error(D1_FAULT_MESSAGE);
+    },
+  );
   const kv = {
     get: async (...a: unknown[]) => {
       if (faults.kvRead !== 'ok') faults.hits.kvRead++;

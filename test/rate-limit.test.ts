@@ -4,30 +4,12 @@ import { describe, expect, it, vi } from 'vitest';
 import wranglerToml from '../wrangler.toml?raw';
 import { ipBucket, parseClientIp } from '../src/lib/client-ip';
 import { RATE_LIMIT_PERIOD_SECONDS, type RateLimitBinding } from '../src/middleware/rate-limit';
-import { Client, errorOf, randomTestIp, testEnv, uniqueName } from './helpers';
+import { Client, errorOf, inOneWindow, randomTestIp, testEnv, uniqueName } from './helpers';
 
 function configured(name: RateLimitBinding): { limit: number; period: number } {
   const block = new RegExp(`name = "${name}"[^\\[]*?simple = \\{ limit = (\\d+), period = (\\d+) \\}`).exec(wranglerToml);
   if (!block) throw new Error(`${name} is not configured in wrangler.toml`);
   return { limit: Number(block[1]), period: Number(block[2]) };
-}
-
-/**
- * The local limiter counts in fixed windows aligned to the wall clock: a burst that straddles a
- * window edge sees its count reset half-way. Rather than wait for a window to turn, run the burst
- * (with fresh keys each time) and, only if an edge passed while it ran, run it once more: it then
- * starts just after an edge, with the whole window ahead of it.
- */
-async function inOneWindow(period: number, burst: () => Promise<void>): Promise<void> {
-  const windowOf = () => Math.floor(Date.now() / (period * 1000));
-  const first = windowOf();
-  try {
-    await burst();
-    if (windowOf() === first) return;
-  } catch (err) {
-    if (windowOf() === first) throw err;
-  }
-  await burst();
 }
 
 async function expectRateLimited(res: Response): Promise<void> {

@@ -41,6 +41,14 @@ function faulty(): { c: Client; faults: Faults } {
   return { c: new Client(faultyEnv(testEnv(), faults)), faults };
 }
 
+/**
+ * A client as another isolate would be: its own binding objects, so its own revocation, API-key
+ * and key-ring caches (all are kept per binding), under the same faults and the same stores.
+ */
+function anotherIsolate(c: Client, faults: Faults): Client {
+  return new Client(faultyEnv(testEnv(), faults), c.clock);
+}
+
 /** The 503 contract: code, Retry-After, request id, and exactly one structured log line. */
 async function expectUnavailable(res: Response, store: 'd1' | 'kv'): Promise<void> {
   expect(res.status).toBe(503);
@@ -100,11 +108,14 @@ describe('D1 erroring', () => {
     await expectUnavailable(await c.request('POST', '/auth/refresh', { json: { refresh_token: u.refresh_token } }), 'd1');
     faults.heal();
 
-    // The rotation lands, then the user read after it fails: the client never saw the successor.
+    // The rotation commits, but its reply is lost (the connection drops after D1 answered): the
+    // client never saw the successor.
     faults.d1 = 'error';
-    faults.d1When = /from "?users/i;
+    faults.d1When = /update "?sessions/i;
+    faults.d1LostReply = true;
     await expectUnavailable(await c.request('POST', '/auth/refresh', { json: { refresh_token: u.refresh_token } }), 'd1');
     faults.heal();
+    expect((await sessionRows(u.id))[0]!.rotatedAt).not.toBeNull(); // it did land
     // Retried within Retry-After (< REFRESH_REUSE_GRACE): the same successor, not reuse detection.
     c.clock.advance(RETRY_AFTER_SECONDS);
     const retry = await c.request('POST', '/auth/refresh', { json: { refresh_token: u.refresh_token } });
@@ -227,8 +238,7 @@ describe('KV erroring or slow on reads: revocation fails closed onto D1', () => 
     const u = await c.signedUp();
     const other = await c.login(u.username, u.password);
     expect((await c.request('POST', '/auth/logout', { token: other.access_token })).status).toBe(204);
-    // A fresh isolate (its own cache), as another location would be.
-    const elsewhere = new Client(c.env, c.clock);
+    const elsewhere = anotherIsolate(c, faults);
     faults.kvRead = 'error';
     expect((await elsewhere.request('GET', '/api/private', { token: other.access_token })).status).toBe(401);
     expect((await elsewhere.request('GET', '/api/private', { token: u.access_token })).status).toBe(200);
@@ -250,7 +260,7 @@ describe('KV erroring or slow on reads: revocation fails closed onto D1', () => 
     expect((await c.request('POST', '/auth/logout-all', { token: u.access_token })).status).toBe(204);
     faults.kvRead = 'error';
     c.clock.advance(1);
-    const elsewhere = new Client(c.env, c.clock);
+    const elsewhere = anotherIsolate(c, faults);
     for (const s of [u, ...sessionsOfU]) expect((await elsewhere.request('GET', '/api/private', { token: s.access_token })).status).toBe(401);
   });
 
@@ -258,7 +268,7 @@ describe('KV erroring or slow on reads: revocation fails closed onto D1', () => 
     const { c, faults } = faulty();
     const u = await c.signedUp();
     faults.kvRead = { delayMs: 3_000 };
-    const elsewhere = new Client(c.env, c.clock);
+    const elsewhere = anotherIsolate(c, faults);
     const started = Date.now();
     expect((await elsewhere.request('GET', '/api/private', { token: u.access_token })).status).toBe(200);
     expect(Date.now() - started).toBeLessThan(2_000);
@@ -338,7 +348,7 @@ describe('KV erroring on the reads of machine credentials: fail closed to 503', 
     const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: created.client.client_id, client_secret: created.client_secret }).toString();
     const issued = (await (await c.request('POST', '/oauth/token', { body: form, headers: { 'Content-Type': 'application/x-www-form-urlencoded' } })).json()) as { access_token: string };
 
-    const elsewhere = new Client(faultyEnv(testEnv(), faults), c.clock); // another isolate: its own bindings, nothing cached
+    const elsewhere = anotherIsolate(c, faults);
     faults.kvRead = 'error';
     await expectUnavailable(await elsewhere.request('GET', '/api/private', { token: issued.access_token }), 'kv');
     await expectUnavailable(await elsewhere.request('GET', '/api/private', { headers: { 'X-API-Key': key } }), 'kv');
