@@ -8,7 +8,8 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import type { AppEnv, AuthContext } from '../app-env';
 import { ACCESS_COOKIE, CSRF_COOKIE } from '../cookies';
-import { AppError, invalidToken, missingToken } from '../errors';
+import type { Config } from '../config';
+import { AppError, invalidToken, missingToken, stepUpRequired } from '../errors';
 import { ROLE_PATTERN } from '../lib/validation';
 import { authenticate, type SubjectType } from '../services/authenticate';
 import { MAX_TOKEN_LENGTH } from '../tokens/access';
@@ -28,6 +29,17 @@ export interface RequireAuthOptions {
    * (logout, password, sessions, creating API keys) admit only `user`: 403 forbidden otherwise.
    */
   subjects?: readonly SubjectType[];
+  /**
+   * Admit only sign-ins with a second factor (amr "mfa": password plus TOTP or passkey, or a
+   * passkey with user verification): 403 mfa_required otherwise. A function decides per
+   * configuration (REQUIRE_MFA_FOR_ADMINS). API keys and clients have no sign-in: refused.
+   */
+  mfa?: boolean | ((config: Config) => boolean);
+  /**
+   * Admit only sign-ins younger than this many seconds (OIDC auth_time): 401 with the RFC 9470
+   * `insufficient_user_authentication` challenge and `max_age` otherwise.
+   */
+  maxAge?: number;
 }
 
 const ALL_SUBJECTS: readonly SubjectType[] = ['user', 'api_key', 'client'];
@@ -77,6 +89,7 @@ export function extractAccessToken(c: Context): { token: string; via: AuthContex
  *   app.get('/reports', requireAuth({ roles: ['analyst'] }), (c) => c.json({ by: c.get('auth').username }))
  *   app.post('/auth/password', requireAuth({ subjects: ['user'] }), handler)
  *   app.get('/admin/users', requireAuth({ roles: ['admin'], fresh: true }), handler)
+ *   app.post('/transfers', requireAuth({ mfa: true, maxAge: 300 }), handler)
  */
 /** waitUntil when the runtime gave the request an execution context; otherwise the work just runs. */
 function deferWork(c: Context, work: Promise<unknown>): void {
@@ -95,6 +108,8 @@ export function requireAuth(options: RequireAuthOptions = {}): MiddlewareHandler
   const subjects = options.subjects ?? ALL_SUBJECTS;
   if (subjects.length === 0 || subjects.some((s) => !ALL_SUBJECTS.includes(s))) throw new Error('requireAuth: subjects must name user, api_key or client');
   const refusal = `This route needs ${subjects.map((s) => SUBJECT_NAMES[s]).join(' or ')}.`;
+  if (options.maxAge !== undefined && (!Number.isInteger(options.maxAge) || options.maxAge < 0)) throw new Error('requireAuth: maxAge must be a whole number of seconds');
+  const needsMfa = options.mfa ?? false;
   return async function requireAuthMiddleware(c, next) {
     const presented = extractAccessToken(c);
     if (!presented) {
@@ -109,7 +124,14 @@ export function requireAuth(options: RequireAuthOptions = {}): MiddlewareHandler
       defer: (work) => deferWork(c, work),
     });
     if (!subjects.includes(subject.type)) throw new AppError('forbidden', refusal);
-    c.set('auth', { subject: subject.type, userId: subject.sub, username: subject.username, sessionId: subject.sid, jti: subject.jti, roles: subject.roles, exp: subject.exp, via: presented.via });
+    if (typeof needsMfa === 'function' ? needsMfa(c.get('config')) : needsMfa) {
+      if (subject.type !== 'user' || !subject.amr?.includes('mfa')) throw new AppError('mfa_required');
+    }
+    if (options.maxAge !== undefined) {
+      const authTime = subject.type === 'user' ? subject.auth_time : undefined;
+      if (authTime === undefined || c.get('now')() - authTime > options.maxAge) throw stepUpRequired(options.maxAge);
+    }
+    c.set('auth', { subject: subject.type, userId: subject.sub, username: subject.username, sessionId: subject.sid, jti: subject.jti, roles: subject.roles, exp: subject.exp, via: presented.via, amr: subject.amr, authTime: subject.auth_time });
     await next();
   };
 }
@@ -120,5 +142,5 @@ export function requireAuth(options: RequireAuthOptions = {}): MiddlewareHandler
  * API keys only: admin writes name a user as their actor, which an OAuth client is not.
  */
 export function requireAdmin(): MiddlewareHandler<AppEnv> {
-  return requireAuth({ roles: ['admin'], fresh: true, subjects: ['user', 'api_key'] });
+  return requireAuth({ roles: ['admin'], fresh: true, subjects: ['user', 'api_key'], mfa: (config) => config.requireMfaForAdmins });
 }

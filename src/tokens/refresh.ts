@@ -51,6 +51,9 @@ export interface IssuedRefresh {
   userId: string;
   refreshToken: string;
   refreshExpiresAt: number;
+  /** How and when the session's sign-in happened (RFC 8176 amr, OIDC auth_time): kept across refreshes. */
+  amr: string[];
+  authTime: number;
 }
 
 export type RefreshOutcome =
@@ -83,6 +86,7 @@ export async function startSession(
   guard: UserGuard,
   meta: ClientMeta,
   now: number,
+  amr: readonly string[] = ['pwd'],
 ): Promise<IssuedRefresh | undefined> {
   const sessionId = randomId();
   const refreshToken = randomToken(32);
@@ -92,10 +96,10 @@ export async function startSession(
   // Independent writes, in parallel: a KV record whose D1 insert failed points at no session and
   // is refused like any unknown token (D1 decides every refresh).
   const [created] = await Promise.all([
-    insertSession(stores.DB, { id: sessionId, userId, refreshHash: hash, refreshExpiresAt, expiresAt, ...meta }, guard, now),
+    insertSession(stores.DB, { id: sessionId, userId, refreshHash: hash, refreshExpiresAt, expiresAt, ...meta, amr: JSON.stringify(amr) }, guard, now),
     putRecord(stores.KV, hash, { sid: sessionId, uid: userId }, refreshExpiresAt, now),
   ]);
-  return created ? { sessionId, userId, refreshToken, refreshExpiresAt } : undefined;
+  return created ? { sessionId, userId, refreshToken, refreshExpiresAt, amr: [...amr], authTime: now } : undefined;
 }
 
 function invalidGrant(): AppError {
@@ -152,7 +156,18 @@ export async function rotateRefreshToken(
 }
 
 function issued(session: SessionRow, refreshToken: string): IssuedRefresh {
-  return { sessionId: session.id, userId: session.userId, refreshToken, refreshExpiresAt: session.refreshExpiresAt };
+  return { sessionId: session.id, userId: session.userId, refreshToken, refreshExpiresAt: session.refreshExpiresAt, amr: parseAmr(session.amr), authTime: session.createdAt };
+}
+
+/** The stored amr column; anything unreadable counts as a password-only sign-in (the weakest claim). */
+function parseAmr(stored: string): string[] {
+  try {
+    const value: unknown = JSON.parse(stored);
+    if (Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string')) return value as string[];
+  } catch {
+    // fall through
+  }
+  return ['pwd'];
 }
 
 /** The session a refresh token belongs to, without using it (logout with a refresh token). */
