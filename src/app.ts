@@ -12,6 +12,9 @@ import { MAX_BODY_BYTES } from './lib/body';
 import { errorResponse } from './lib/error-response';
 import { describeError, log } from './lib/log';
 import { csrfProtection } from './middleware/csrf';
+import { adminMfaRoutes } from './mfa/admin-routes';
+import { passkeyRoutes, passkeySignInRoutes } from './mfa/passkey-routes';
+import { mfaRoutes } from './mfa/routes';
 import { oauthRoutes } from './oauth/routes';
 import { adminApiKeyRoutes } from './routes/admin-api-keys';
 import { adminClientRoutes } from './routes/admin-clients';
@@ -97,11 +100,15 @@ export function createApp(deps: AppDeps = {}) {
 
   app.get('/health', (c) => c.json({ status: 'ok' }));
   app.route('/auth/api-keys', apiKeyRoutes);
+  app.route('/auth/mfa', mfaRoutes);
+  app.route('/auth/passkeys', passkeyRoutes);
+  app.route('/auth/passkey', passkeySignInRoutes);
   app.route('/auth', authRoutes);
   app.route('/api', apiRoutes);
   app.route('/admin/keys', adminKeyRoutes);
   app.route('/admin/clients', adminClientRoutes);
   app.route('/admin', adminApiKeyRoutes);
+  app.route('/admin', adminMfaRoutes);
   app.route('/admin', adminRoutes);
   app.route('/.well-known', wellKnownRoutes);
   app.route('/oauth', oauthRoutes);

@@ -11,8 +11,9 @@ import { logAuthEvent, type AuthLogEvent } from '../lib/log';
 import type { RequestMeta } from '../lib/request-meta';
 import { USERNAME_PATTERN } from '../lib/validation';
 import { signAccessToken, type IssuedAccessToken } from '../tokens/access';
+import { startMfaLogin, type MfaPending } from '../mfa/pending';
 import { keyRing } from '../tokens/keys';
-import { endSessions, endUserSessions, rotateRefreshToken, startSession } from '../tokens/refresh';
+import { endSessions, endUserSessions, rotateRefreshToken, startSession, type IssuedRefresh } from '../tokens/refresh';
 
 export interface Issued {
   access: IssuedAccessToken;
@@ -66,11 +67,12 @@ export async function register(
   return toPublicUser(row);
 }
 
-async function issueFor(d: Deps, user: UserRow, sessionId: string, refreshToken: string, refreshExpiresAt: number): Promise<Issued> {
+async function issueFor(d: Deps, user: UserRow, session: IssuedRefresh): Promise<Issued> {
+  const { sessionId, refreshToken, refreshExpiresAt, amr, authTime } = session;
   const access = await signAccessToken(
     keyRing(d.env.DB, d.config),
     d.config,
-    { userId: user.id, username: user.username, sessionId, roles: parseRoles(user.roles) },
+    { userId: user.id, username: user.username, sessionId, roles: parseRoles(user.roles), amr, authTime },
     d.now,
   );
   return { access, refreshToken, refreshExpiresIn: refreshExpiresAt - d.now, user: toPublicUser(user), sessionId };
@@ -81,7 +83,7 @@ async function issueFor(d: Deps, user: UserRow, sessionId: string, refreshToken:
  * with the same hashing work and the same D1 round trips in each case, so neither the body nor
  * the timing tells which it was (docs/security.md "Account enumeration").
  */
-export async function login(d: Deps, input: { username: { username: string; key: string }; password: string }): Promise<Issued> {
+export async function login(d: Deps, input: { username: { username: string; key: string }; password: string }): Promise<Issued | MfaPending> {
   const attempt: AttemptOutcome = USERNAME_PATTERN.test(input.username.username)
     ? await admitLoginAttempt(d.env.DB, input.username.key, d.now)
     : { kind: 'unknown' };
@@ -107,22 +109,37 @@ export async function login(d: Deps, input: { username: { username: string; key:
     await audit(d, { event: 'login', outcome: 'failure', subjectId: user.id, detail: failureDetail(verified.ok ? 'disabled' : 'bad_password', user, d.now) });
     throw new AppError('invalid_credentials');
   }
-  await clearFailedLogins(d.env.DB, user.id);
+  // A second factor (src/mfa): the password only earns an mfa_token, and the failure count stays
+  // until the factor is verified too, so knowing the password cannot reset the code-guessing lockout.
+  const pending = await startMfaLogin(d.env, d.config, user.id, d.now);
+  if (!pending) await clearFailedLogins(d.env.DB, user.id);
   let passwordHash = user.passwordHash;
   if (verified.needsRehash) {
     const upgraded = await hashOrFail(input.password);
     // Conditional: if the password changed meanwhile, keep the new one (the guard below then refuses).
     if (await setPasswordHash(d.env.DB, user.id, upgraded, d.now, user.passwordHash)) passwordHash = upgraded;
   }
+  if (pending) {
+    await audit(d, { event: 'login', outcome: 'success', actorId: user.id, subjectId: user.id, detail: { reason: 'mfa_required', methods: pending.methods } });
+    return pending;
+  }
+  return openSession(d, { ...user, passwordHash });
+}
 
-  // The session is created only if the user is still as verified (password, roles, enabled).
-  const session = await startSession(d.env, d.config, user.id, { passwordHash, roles: user.roles }, d.meta, d.now);
+/**
+ * Starts a session for a user whose sign-in is verified: by password (login), by password and a
+ * second factor, or by a passkey alone (src/mfa/login.ts). `amr` (RFC 8176) is stored on the
+ * session and carried by every access token of it. The session is created only if the user is
+ * still as verified (password, roles, enabled).
+ */
+export async function openSession(d: Deps, user: UserRow, amr: readonly string[] = ['pwd']): Promise<Issued> {
+  const session = await startSession(d.env, d.config, user.id, { passwordHash: user.passwordHash, roles: user.roles }, d.meta, d.now, amr);
   if (!session) {
     await audit(d, { event: 'login', outcome: 'failure', subjectId: user.id, detail: { reason: 'changed_during_login' } });
     throw new AppError('invalid_credentials');
   }
-  await audit(d, { event: 'login', outcome: 'success', actorId: user.id, subjectId: user.id, detail: { session: session.sessionId } });
-  return issueFor(d, user, session.sessionId, session.refreshToken, session.refreshExpiresAt);
+  await audit(d, { event: 'login', outcome: 'success', actorId: user.id, subjectId: user.id, detail: { session: session.sessionId, amr: [...amr] } });
+  return issueFor(d, user, session);
 }
 
 /** The audit detail of a counted failure: how many in a row, and the lock it started, if any. */
@@ -158,7 +175,7 @@ export async function refresh(d: Deps, presented: string): Promise<Issued> {
     throw new AppError('invalid_grant');
   }
   logAuthEvent(d.meta.requestId, 'refresh', 'success', { userId: user.id, sessionId: outcome.sessionId, reason: outcome.kind === 'grace' ? 'grace_window' : undefined });
-  return issueFor(d, user, outcome.sessionId, outcome.refreshToken, outcome.refreshExpiresAt);
+  return issueFor(d, user, outcome);
 }
 
 /**
