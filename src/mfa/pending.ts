@@ -5,9 +5,6 @@ import type { Config } from '../config';
 import { randomToken } from '../crypto/random';
 import { refundAttempt } from '../db/lockout';
 import { MFA_TOKEN_TTL, storeChallenge } from './challenges';
-import { countPasskeys } from './passkeys';
-import { remainingRecoveryCodes } from './recovery';
-import { totpEnabled } from './totp';
 
 export type MfaMethod = 'totp' | 'recovery_code' | 'webauthn';
 
@@ -18,12 +15,23 @@ export interface MfaPending {
   expiresIn: number;
 }
 
-/** The second factors a user has: none means a password alone signs them in. */
+/**
+ * The second factors a user has: none means a password alone signs them in. One statement (every
+ * password login pays for it, factors or not).
+ */
 export async function mfaMethodsOf(db: D1Database, userId: string): Promise<MfaMethod[]> {
-  const [totp, passkeys, recovery] = await Promise.all([totpEnabled(db, userId), countPasskeys(db, userId), remainingRecoveryCodes(db, userId)]);
+  const row = await db
+    .prepare(
+      `SELECT EXISTS (SELECT 1 FROM mfa_totp WHERE user_id = ?1 AND enabled_at IS NOT NULL) AS totp,
+              EXISTS (SELECT 1 FROM webauthn_credentials WHERE user_id = ?1) AS passkeys,
+              EXISTS (SELECT 1 FROM mfa_recovery_codes WHERE user_id = ?1 AND used_at IS NULL) AS recovery`,
+    )
+    .bind(userId)
+    .first<{ totp: number; passkeys: number; recovery: number }>();
   const methods: MfaMethod[] = [];
-  if (totp) methods.push('totp');
-  if (passkeys > 0) methods.push('webauthn');
+  if (row?.totp) methods.push('totp');
+  if (row?.passkeys) methods.push('webauthn');
+  const recovery = row?.recovery ?? 0;
   // Recovery codes stand in for a factor; alone (every factor removed) they do not make one.
   if (recovery > 0 && methods.length > 0) methods.push('recovery_code');
   return methods;

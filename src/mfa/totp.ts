@@ -17,11 +17,6 @@ export async function findTotp(db: D1Database, userId: string): Promise<TotpRow 
   return drizzle(db).select().from(mfaTotp).where(eq(mfaTotp.userId, userId)).get();
 }
 
-export async function totpEnabled(db: D1Database, userId: string): Promise<boolean> {
-  const row = await drizzle(db).select({ on: mfaTotp.enabledAt }).from(mfaTotp).where(and(eq(mfaTotp.userId, userId), isNotNull(mfaTotp.enabledAt))).get();
-  return row !== undefined;
-}
-
 /**
  * A new pending secret (replacing an unconfirmed one). Refused with 409 when TOTP is already
  * enabled: a second setup must not silently replace a working authenticator.
