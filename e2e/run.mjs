@@ -14,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startAttackerServer } from './attacker-server.mjs';
+import { runMfaScenario } from './mfa.mjs';
 import { freePort } from '../test-node/ports.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -660,6 +661,9 @@ async function main() {
     await waitState(pageB, 'signed-out');
     assert.ok(Date.now() - t0 < (TTL + 5) * 1000);
   }, { timeout: 60_000 });
+
+  // Second factors and passkeys (issue 17): its own scenario file, on its own browser context.
+  await runMfaScenario({ origin, password: PASSWORD, step, newDevice, waitState, cleanups });
 
   await step('no CSP violations or uncaught errors in the SPA', async () => {
     assert.deepEqual(pageProblems, []);

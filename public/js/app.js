@@ -2,6 +2,7 @@
 // The demo SPA: plain DOM code on top of edge-auth-client.js. Everything that touches the
 // service goes through `auth`; nothing here ever sees a token.
 import { AuthApiError, createAuthClient } from './edge-auth-client.js';
+import { initMfa } from './mfa.js';
 
 /** @typedef {import('./edge-auth-client.js').User} User */
 /** @typedef {import('./edge-auth-client.js').SessionInfo} SessionInfo */
@@ -77,6 +78,7 @@ function showSignedOut() {
   $('me').replaceChildren();
   $('sessions').replaceChildren();
   $('private-result').textContent = '';
+  mfa.reset();
   document.body.dataset.state = 'signed-out';
 }
 
@@ -174,8 +176,18 @@ async function boot() {
   showSignedIn(user);
   setStatus(`Welcome back, ${user.username}.`, 'ok');
   log(`GET /auth/me → ${user.username}`);
-  await loadSessions();
+  await Promise.all([loadSessions(), mfa.refresh()]);
 }
+
+/** A sign-in finished (password, password and second factor, or passkey). @param {import('./edge-auth-client.js').SessionGrant} grant */
+async function signedIn(grant) {
+  localStorage.setItem(TTL_KEY, String(grant.expires_in));
+  showSignedIn(grant.user);
+  setStatus(`Signed in as ${grant.user.username}.`, 'ok');
+  await Promise.all([loadSessions(), mfa.refresh()]);
+}
+
+const mfa = initMfa({ auth, el: $, busy, log, setStatus, signedIn });
 
 async function callPrivate() {
   const out = $('private-result');
@@ -224,11 +236,12 @@ $('login-form').addEventListener('submit', (event) => {
   busy($('login-submit'), async () => {
     const grant = await auth.login({ username, password });
     form.reset();
-    localStorage.setItem(TTL_KEY, String(grant.expires_in));
+    if ('mfa_required' in grant) {
+      mfa.required(grant);
+      return;
+    }
     log(`POST /auth/login (cookie mode) → 200, access token for ${grant.expires_in} s`);
-    showSignedIn(grant.user);
-    setStatus(`Signed in as ${grant.user.username}.`, 'ok');
-    await loadSessions();
+    await signedIn(grant);
   });
 });
 
