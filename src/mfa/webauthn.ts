@@ -1,8 +1,8 @@
 // WebAuthn ceremonies (https://www.w3.org/TR/webauthn-3/): options out (the JSON shape of
 // PublicKeyCredentialCreationOptions / RequestOptions), responses verified by webauthn-verify.ts
-// against the configured RP ID and origins. Passkeys only: resident keys
-// and user verification are required, so one passkey is possession plus a PIN or biometric, and a
-// sign-in with it alone needs no username. Attestation is not requested ("none"): we trust the
+// against the configured RP ID and origins. Passkeys only: resident keys and user verification
+// are required, so one passkey is possession plus a PIN or biometric, and a sign-in with it alone
+// needs no username. Attestation is not requested ("none"): we trust the
 // user's choice of authenticator, as is usual for consumer services.
 // Challenges are single use (challenges.ts): the one in the response's clientDataJSON is consumed
 // by a conditional D1 write before the response is verified against it.
