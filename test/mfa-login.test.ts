@@ -224,3 +224,20 @@ describe('administrators', () => {
     expect((await c.request('POST', `/admin/users/${crypto.randomUUID()}/mfa/reset`, { token: adminToken })).status).toBe(404);
   });
 });
+
+describe('clean-up', () => {
+  it('the scheduled clean-up deletes expired mfa_tokens and challenges, keeps live ones', async () => {
+    const { runCleanup } = await import('../src/services/cleanup');
+    const { mfaChallenges } = await import('../src/mfa/schema');
+    const c = new Client(testEnv());
+    const u = await enrolled(c);
+    const live = await passwordStep(c, u.username);
+    const db = drizzle(c.env.DB);
+    await db.insert(mfaChallenges).values({ idHash: `expired-${crypto.randomUUID()}`, kind: 'webauthn_login', userId: null, expiresAt: c.clock.seconds - 1, createdAt: c.clock.seconds - 200 }).run();
+    const result = await runCleanup(c.env.DB, c.config, c.clock.seconds);
+    expect(result.mfaChallenges).toBeGreaterThanOrEqual(1);
+    const left = await db.select().from(mfaChallenges).all();
+    expect(left.every((r) => r.expiresAt >= c.clock.seconds)).toBe(true);
+    expect((await verify(c, { mfa_token: live.mfa_token, code: await codeAt(u.secret, c.clock.seconds) })).status).toBe(200);
+  });
+});
