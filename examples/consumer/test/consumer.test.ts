@@ -3,6 +3,7 @@
 import { env, exports } from 'cloudflare:workers';
 import { decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
+import { withLowS } from '../../../src/crypto/ecdsa';
 import { importKey, type StoredKey } from '../../../src/tokens/key-material';
 
 interface Bindings {
@@ -66,8 +67,10 @@ describe('consumer Worker -> AuthService over a service binding', () => {
     const { kid } = decodeProtectedHeader(t.access_token);
     const key = await serviceKey(kid!);
     const now = Math.floor(Date.now() / 1000);
-    const sign = (iat: number, exp: number) =>
-      new SignJWT({ ...claimsOf(t.access_token), iat, exp }).setProtectedHeader({ alg: 'ES256', kid: kid!, typ: 'at+jwt' }).sign(key);
+    // Low-S, as the service issues them: the service refuses the high-S twin (about half of what
+    // WebCrypto produces), which would make the control fail at random.
+    const sign = async (iat: number, exp: number) =>
+      withLowS(await new SignJWT({ ...claimsOf(t.access_token), iat, exp }).setProtectedHeader({ alg: 'ES256', kid: kid!, typ: 'at+jwt' }).sign(key));
     expect((await hello(await sign(now - 10, now + 600))).status).toBe(200); // the control
     const res = await hello(await sign(now - 2000, now - 1000));
     expect(res.status).toBe(401);
