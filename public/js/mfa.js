@@ -2,7 +2,6 @@
 // The demo's second factors: the MFA step of a sign-in (code, recovery code or passkey), sign-in
 // with a passkey alone, and, signed in, TOTP enrolment (QR code drawn here, from the otpauth://
 // URI, by the vendored qrcode-generator: nothing leaves the page) and passkey registration.
-import { AuthApiError } from './edge-auth-client.js';
 import { createPasskey, getPasskey, passkeysSupported } from './webauthn.js';
 import qrcode from './vendor/qrcode.mjs';
 
@@ -156,10 +155,6 @@ export function initMfa({ auth, el, busy, log, setStatus, signedIn }) {
       el('recovery').hidden = true;
       el('recovery-codes').replaceChildren();
       el('totp-secret').textContent = '';
-    },
-    /** @param {unknown} err */
-    isStepUp(err) {
-      return err instanceof AuthApiError && err.code === 'insufficient_user_authentication';
     },
   };
 }
