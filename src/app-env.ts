@@ -13,6 +13,9 @@ export interface AuthContext {
   jti: string;
   roles: string[];
   exp: number;
+  /** RFC 8176 methods and time of a user's sign-in (access tokens of user sessions only). */
+  amr?: string[];
+  authTime?: number;
   /** How the credential arrived: cookie-authenticated requests need CSRF defence. */
   via: 'bearer' | 'cookie' | 'api_key';
 }

@@ -16,6 +16,9 @@ import { getRouteTable } from './gateway/route-table';
 import { describeError, log } from './lib/log';
 import { platformFaultOf, temporarilyUnavailable } from './lib/platform-fault';
 import { API_PATH, apiRequest, OAUTH_PATH, oauthRequest, setApiHeaders, setNoStore, setSecurityHeaders } from './middleware/api-headers';
+import { adminMfaRoutes } from './mfa/admin-routes';
+import { passkeyRoutes, passkeySignInRoutes } from './mfa/passkey-routes';
+import { mfaRoutes } from './mfa/routes';
 import { oauthRoutes } from './oauth/routes';
 import { adminApiKeyRoutes } from './routes/admin-api-keys';
 import { adminClientRoutes } from './routes/admin-clients';
@@ -93,11 +96,15 @@ export function createApp(deps: AppDeps = {}) {
 
   app.get('/health', (c) => c.json({ status: 'ok' }));
   app.route('/auth/api-keys', apiKeyRoutes);
+  app.route('/auth/mfa', mfaRoutes);
+  app.route('/auth/passkeys', passkeyRoutes);
+  app.route('/auth/passkey', passkeySignInRoutes);
   app.route('/auth', authRoutes);
   app.route('/api', apiRoutes);
   app.route('/admin/keys', adminKeyRoutes);
   app.route('/admin/clients', adminClientRoutes);
   app.route('/admin', adminApiKeyRoutes);
+  app.route('/admin', adminMfaRoutes);
   app.route('/admin', adminRoutes);
   app.route('/.well-known', wellKnownRoutes);
   app.route('/oauth', oauthRoutes);

@@ -35,6 +35,10 @@ export interface Env {
   AUDIT_RETENTION_DAYS?: string;
   /** The gateway's route table (src/gateway/route-table.ts): a JSON array, or its text. */
   GATEWAY_ROUTES?: unknown;
+  WEBAUTHN_RP_ID?: string;
+  WEBAUTHN_RP_NAME?: string;
+  WEBAUTHN_ORIGINS?: string;
+  REQUIRE_MFA_FOR_ADMINS?: string;
   JWT_SECRET?: string;
   KEY_ENCRYPTION_KEY?: string;
 }
@@ -54,6 +58,10 @@ export interface Config {
   allowedOrigins: string[];
   /** Audit rows older than this many days are deleted by the scheduled clean-up. */
   auditRetentionDays: number;
+  /** Passkeys (docs/mfa.md): the RP ID credentials are scoped to, its display name, the page origins accepted. */
+  webauthn: { rpId: string; rpName: string; origins: string[] };
+  /** The admin API refuses administrators whose sign-in had no second factor (403 mfa_required). */
+  requireMfaForAdmins: boolean;
   /** HS256 key material from the JWT_SECRET secret, when set. */
   jwtSecret: string | undefined;
   keyEncryptionKey: string;
@@ -100,6 +108,10 @@ const SETTINGS = [
   'REGISTRATION',
   'ALLOWED_ORIGINS',
   'AUDIT_RETENTION_DAYS',
+  'WEBAUTHN_RP_ID',
+  'WEBAUTHN_RP_NAME',
+  'WEBAUTHN_ORIGINS',
+  'REQUIRE_MFA_FOR_ADMINS',
 ] as const satisfies readonly (keyof Env)[];
 
 function int(env: Env, name: keyof Env, fallback: number, min: number, max: number, unit = 'seconds'): number {
@@ -207,6 +219,10 @@ export function parseConfig(env: Env): Config {
       })
     : [issuerUrl.origin];
 
+  const webauthn = parseWebauthn(env, issuerUrl, allowedOrigins, strict, why);
+  const requireMfaRaw = (env.REQUIRE_MFA_FOR_ADMINS ?? 'false').trim() || 'false';
+  if (requireMfaRaw !== 'true' && requireMfaRaw !== 'false') throw new ConfigError('REQUIRE_MFA_FOR_ADMINS', 'must be true or false');
+
   const jwtSecret = secret(env, 'JWT_SECRET', false);
   const keyEncryptionKey = secret(env, 'KEY_ENCRYPTION_KEY', true)!;
   if (jwtSecret !== undefined && jwtSecret === keyEncryptionKey) {
@@ -226,9 +242,38 @@ export function parseConfig(env: Env): Config {
     registrationOpen: registration === 'open',
     allowedOrigins,
     auditRetentionDays,
+    webauthn,
+    requireMfaForAdmins: requireMfaRaw === 'true',
     jwtSecret,
     keyEncryptionKey,
   } satisfies Config;
+}
+
+// A registrable domain name (WebAuthn section 5.1.2 "RP ID"): lower-case labels, no scheme or port.
+const RP_ID_PATTERN = /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
+
+/**
+ * Passkey settings. The RP ID defaults to the issuer's host name; the origins default to the
+ * issuer's and ALLOWED_ORIGINS' origins that are on the RP ID. Origins listed explicitly must be the
+ * RP ID or a subdomain of it (browsers refuse any other ceremony): a clear error otherwise.
+ */
+function parseWebauthn(env: Env, issuerUrl: URL, allowedOrigins: string[], strict: boolean, why: string): Config['webauthn'] {
+  const rpId = (env.WEBAUTHN_RP_ID ?? '').trim() || issuerUrl.hostname;
+  if (!RP_ID_PATTERN.test(rpId)) throw new ConfigError('WEBAUTHN_RP_ID', `"${rpId}" must be a domain name (no scheme, port or path)`);
+  const rpName = (env.WEBAUTHN_RP_NAME ?? '').trim() || 'edge-auth';
+  if (rpName.length > 64) throw new ConfigError('WEBAUTHN_RP_NAME', 'must be at most 64 characters');
+  const raw = (env.WEBAUTHN_ORIGINS ?? '').trim();
+  const onRpId = (origin: string) => {
+    const host = new URL(origin).hostname;
+    return host === rpId || host.endsWith(`.${rpId}`);
+  };
+  if (!raw) return { rpId, rpName, origins: [...new Set([issuerUrl.origin, ...allowedOrigins])].filter(onRpId) };
+  const origins = raw.split(',').map((s) => s.trim()).filter(Boolean).map((o) => parseUrl('WEBAUTHN_ORIGINS', o).origin);
+  for (const origin of origins) {
+    if (strict && !origin.startsWith('https:')) throw new ConfigError('WEBAUTHN_ORIGINS', `"${origin}" must be https:// outside development (${why})`);
+    if (!onRpId(origin)) throw new ConfigError('WEBAUTHN_ORIGINS', `"${origin}" is not on the RP ID "${rpId}" or a subdomain of it`);
+  }
+  return { rpId, rpName, origins };
 }
 
 /**

@@ -66,19 +66,22 @@ describe('finding 1: a fresh check reads the session in D1, not only the KV list
 describe('finding 2: routes that verify a password are throttled', () => {
   it('per account: with the sign-in, the 11th password check within a minute is 429 whatever the address, and no audit flood', async () => {
     const c = new Client(testEnv());
-    const u = await c.signedUp();
-    const statuses: number[] = [];
-    for (let i = 0; i < 14; i++) {
-      const res = await c.request('POST', '/auth/password', { token: u.access_token, json: { current_password: `wrong ${i}`, new_password: 'another good password' } });
-      statuses.push(res.status);
-      if (res.status === 429) expect(res.headers.get('Retry-After')).toBe('60');
-    }
-    // Login and password change share the account's budget (RL_LOGIN_USER, 10 a minute): the
-    // sign-in used one. Throttled calls hash nothing and write no audit row.
-    expect(statuses.slice(0, 9)).toEqual(Array(9).fill(401));
-    expect(statuses.slice(9)).toEqual(Array(5).fill(429));
-    const rows = await drizzle(c.env.DB).select().from(auditLog).where(and(eq(auditLog.subjectId, u.id), eq(auditLog.event, 'password_change')));
-    expect(rows.length).toBe(9);
+    // The limiter counts in wall-clock windows: a burst that crossed an edge is run again with a fresh account.
+    await inOneWindow(RATE_LIMIT_PERIOD_SECONDS, async () => {
+      const u = await c.signedUp();
+      const statuses: number[] = [];
+      for (let i = 0; i < 14; i++) {
+        const res = await c.request('POST', '/auth/password', { token: u.access_token, json: { current_password: `wrong ${i}`, new_password: 'another good password' } });
+        statuses.push(res.status);
+        if (res.status === 429) expect(res.headers.get('Retry-After')).toBe('60');
+      }
+      // Login and password change share the account's budget (RL_LOGIN_USER, 10 a minute): the
+      // sign-in used one. Throttled calls hash nothing and write no audit row.
+      expect(statuses.slice(0, 9)).toEqual(Array(9).fill(401));
+      expect(statuses.slice(9)).toEqual(Array(5).fill(429));
+      const rows = await drizzle(c.env.DB).select().from(auditLog).where(and(eq(auditLog.subjectId, u.id), eq(auditLog.event, 'password_change')));
+      expect(rows.length).toBe(9);
+    });
   });
 
   it('per address: the 21st password check from one address within a minute is 429', async () => {

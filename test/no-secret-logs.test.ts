@@ -239,3 +239,32 @@ describe('database errors', () => {
     expect(described).not.toContain(u.id);
   });
 });
+
+describe('second factors (issue 17)', () => {
+  it('second factors: no TOTP secret, code, recovery code or mfa_token in any log line', async () => {
+    const { enrolled, passwordStep, verify, codeAt } = await import('./mfa-helpers');
+    const admitAll = { limit: async () => ({ success: true }) } as unknown as RateLimit;
+    const c = new Client({ ...testEnv(), RL_LOGIN_USER: admitAll });
+    const u = await enrolled(c);
+    const first = await passwordStep(c, u.username);
+    const code = await codeAt(u.secret, c.clock.seconds);
+    await verify(c, { mfa_token: first.mfa_token, code: code === '000000' ? '000001' : '000000' }); // a wrong one
+    const ok = await verify(c, { mfa_token: first.mfa_token, code });
+    expect(ok.status).toBe(200);
+    const second = await passwordStep(c, u.username);
+    expect((await verify(c, { mfa_token: second.mfa_token, recovery_code: u.recoveryCodes[0]! })).status).toBe(200);
+    await verify(c, { mfa_token: second.mfa_token, recovery_code: u.recoveryCodes[0]! }); // used token and code
+    expect((await c.request('POST', '/auth/mfa/totp/disable', { token: u.access_token, json: { recovery_code: u.recoveryCodes[1]! } })).status).toBe(204);
+
+    // 6-digit codes are searched as JSON strings: bare digits occur in timestamps by chance.
+    const secrets = [u.secret, first.mfa_token, second.mfa_token, ...u.recoveryCodes, u.password, u.access_token, u.refresh_token];
+    const logs = captured.join('\n');
+    expect(captured.length).toBeGreaterThan(5);
+    expect(leaks(logs, secrets)).toEqual([]);
+    expect(logs).not.toContain(`"${code}"`);
+    const audit = JSON.stringify(await drizzle(c.env.DB).select().from(auditLog).where(eq(auditLog.subjectId, u.id)).all());
+    expect(leaks(audit, secrets)).toEqual([]);
+    expect(audit).not.toContain(`"${code}"`);
+    expect(audit).toContain('mfa_verify');
+  });
+});

@@ -18,7 +18,7 @@ describe('AuthService.verify over RPC', () => {
     const result = await exports.AuthService.verify(t.access_token);
     expect(result).toEqual({
       ok: true,
-      claims: { type: 'user', sub: t.user.id, username: t.username, sid: expect.any(String), jti: expect.any(String), roles: [], iat: expect.any(Number), exp: expect.any(Number) },
+      claims: { type: 'user', sub: t.user.id, username: t.username, sid: expect.any(String), jti: expect.any(String), roles: [], iat: expect.any(Number), exp: expect.any(Number), amr: ['pwd'], auth_time: expect.any(Number) },
     });
   });
 

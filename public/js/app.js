@@ -3,6 +3,7 @@
 // service goes through `auth`; nothing here ever sees a token.
 import { AuthApiError, createAuthClient } from './edge-auth-client.js';
 import { createNotesPanel } from './notes.js';
+import { initMfa } from './mfa.js';
 
 /** @typedef {import('./edge-auth-client.js').User} User */
 /** @typedef {import('./edge-auth-client.js').SessionInfo} SessionInfo */
@@ -81,6 +82,7 @@ function showSignedOut() {
   $('sessions').replaceChildren();
   $('private-result').textContent = '';
   notes.clear();
+  mfa.reset();
   document.body.dataset.state = 'signed-out';
 }
 
@@ -179,8 +181,18 @@ async function boot() {
   showSignedIn(user);
   setStatus(`Welcome back, ${user.username}.`, 'ok');
   log(`GET /auth/me → ${user.username}`);
-  await loadSessions();
+  await Promise.all([loadSessions(), mfa.refresh()]);
 }
+
+/** A sign-in finished (password, password and second factor, or passkey). @param {import('./edge-auth-client.js').SessionGrant} grant */
+async function signedIn(grant) {
+  localStorage.setItem(TTL_KEY, String(grant.expires_in));
+  showSignedIn(grant.user);
+  setStatus(`Signed in as ${grant.user.username}.`, 'ok');
+  await Promise.all([loadSessions(), mfa.refresh()]);
+}
+
+const mfa = initMfa({ auth, el: $, busy, log, setStatus, signedIn });
 
 async function callPrivate() {
   const out = $('private-result');
@@ -229,11 +241,12 @@ $('login-form').addEventListener('submit', (event) => {
   busy($('login-submit'), async () => {
     const grant = await auth.login({ username, password });
     form.reset();
-    localStorage.setItem(TTL_KEY, String(grant.expires_in));
+    if ('mfa_required' in grant) {
+      mfa.required(grant);
+      return;
+    }
     log(`POST /auth/login (cookie mode) → 200, access token for ${grant.expires_in} s`);
-    showSignedIn(grant.user);
-    setStatus(`Signed in as ${grant.user.username}.`, 'ok');
-    await loadSessions();
+    await signedIn(grant);
   });
 });
 

@@ -19,6 +19,16 @@ export interface SessionGrant {
   user: User;
 }
 
+/** A correct password when a second factor is enabled: no session yet (POST /auth/mfa/verify). */
+export interface MfaChallenge {
+  mfa_required: true;
+  mfa_token: string;
+  methods: ('totp' | 'recovery_code' | 'webauthn')[];
+  expires_in: number;
+}
+
+export type MfaFactor = { code: string } | { recovery_code: string } | { webauthn: unknown };
+
 /** One entry of GET /auth/sessions. */
 export interface SessionInfo {
   id: string;
@@ -77,7 +87,9 @@ export interface AuthClient {
   /** True when the readable CSRF cookie is present (a cookie-mode session probably exists). */
   hasSession(): boolean;
   register(input: { username: string; password: string; email?: string }): Promise<User>;
-  login(input: { username: string; password: string }): Promise<SessionGrant>;
+  login(input: { username: string; password: string }): Promise<SessionGrant | MfaChallenge>;
+  verifyMfa(mfaToken: string, factor: MfaFactor): Promise<SessionGrant>;
+  passkeyLogin(assert: (options: any) => Promise<unknown>): Promise<SessionGrant>;
   /** The signed-in user, or null when signed out. */
   me(): Promise<User | null>;
   sessions(): Promise<SessionInfo[]>;

@@ -21,6 +21,8 @@
 /**
  * @typedef {{ id: string, username: string, email: string | null, roles: string[], created_at: string | number }} User
  * @typedef {{ token_type: 'Bearer', expires_in: number, refresh_expires_in: number, user: User }} SessionGrant
+ * @typedef {{ mfa_required: true, mfa_token: string, methods: ('totp' | 'recovery_code' | 'webauthn')[], expires_in: number }} MfaChallenge
+ * @typedef {{ code: string } | { recovery_code: string } | { webauthn: unknown }} MfaFactor
  * @typedef {{ id: string, created_at: string | number, last_used_at: string | number | null,
  *             user_agent: string | null, ip: string | null, current: boolean }} SessionInfo
  * @typedef {{ type: 'signed-in', user: User }
@@ -271,14 +273,37 @@ export function createAuthClient(options = {}) {
       return /** @type {{ user: User }} */ (body).user;
     },
 
-    /** @param {{ username: string, password: string }} input @returns {Promise<SessionGrant>} */
+    /**
+     * With a second factor enabled, the answer is an MfaChallenge (no session yet): finish with
+     * verifyMfa(challenge.mfa_token, factor).
+     * @param {{ username: string, password: string }} input @returns {Promise<SessionGrant | MfaChallenge>}
+     */
     async login({ username, password }) {
-      /** @type {SessionGrant} */
+      /** @type {SessionGrant | MfaChallenge} */
       const grant = await request('/auth/login', {
         method: 'POST',
         body: { username, password, mode: 'cookie' },
         retry: false,
       });
+      if (!('mfa_required' in grant)) announce({ type: 'signed-in', user: grant.user });
+      return grant;
+    },
+
+    /** The second step of a login: a TOTP code, a recovery code or a WebAuthn assertion (JSON).
+     * @param {string} mfaToken @param {MfaFactor} factor @returns {Promise<SessionGrant>} */
+    async verifyMfa(mfaToken, factor) {
+      /** @type {SessionGrant} */
+      const grant = await request('/auth/mfa/verify', { method: 'POST', body: { mfa_token: mfaToken, ...factor, mode: 'cookie' }, retry: false });
+      announce({ type: 'signed-in', user: grant.user });
+      return grant;
+    },
+
+    /** Sign-in with a passkey alone: `assert` runs navigator.credentials.get on the server's options.
+     * @param {(options: any) => Promise<unknown>} assert @returns {Promise<SessionGrant>} */
+    async passkeyLogin(assert) {
+      const { options } = /** @type {{ options: any }} */ (await request('/auth/passkey/login/options', { method: 'POST', retry: false }));
+      /** @type {SessionGrant} */
+      const grant = await request('/auth/passkey/login', { method: 'POST', body: { response: await assert(options), mode: 'cookie' }, retry: false });
       announce({ type: 'signed-in', user: grant.user });
       return grant;
     },

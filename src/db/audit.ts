@@ -30,7 +30,17 @@ export type AuditEvent =
   | 'client_secret_rotate'
   | 'client_delete'
   | 'client_token'
-  | 'token_revoke';
+  | 'token_revoke'
+  | 'mfa_totp_setup'
+  | 'mfa_totp_enable'
+  | 'mfa_totp_disable'
+  | 'mfa_recovery_regenerate'
+  | 'mfa_verify'
+  | 'mfa_reset'
+  | 'passkey_register'
+  | 'passkey_rename'
+  | 'passkey_delete'
+  | 'passkey_login';
 
 export interface AuditEntry {
   event: AuditEvent;

@@ -74,3 +74,17 @@ export function admitPasswordAttempt(db: D1Database, userId: string, now: number
 export async function clearFailedLogins(db: D1Database, userId: string): Promise<void> {
   await drizzle(db).update(users).set({ failedLogins: 0, lockedUntil: null }).where(eq(users.id, userId)).run();
 }
+
+/**
+ * A right password that only opens a second-factor step (src/mfa/pending.ts): its attempt is
+ * taken back rather than the count cleared, so failures (wrong passwords and wrong codes) keep
+ * adding up until the whole sign-in succeeds. The account was unlocked when the attempt was
+ * admitted, so a lock this very attempt started is lifted with it.
+ */
+export async function refundAttempt(db: D1Database, userId: string): Promise<void> {
+  await drizzle(db)
+    .update(users)
+    .set({ failedLogins: sql`max(${users.failedLogins} - 1, 0)`, lockedUntil: null })
+    .where(eq(users.id, userId))
+    .run();
+}

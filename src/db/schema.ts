@@ -56,6 +56,8 @@ export const sessions = sqliteTable(
     ip: text('ip'),
     revokedAt: integer('revoked_at'),
     revokedReason: text('revoked_reason'),
+    /** RFC 8176 methods of the sign-in that started the session (JSON array), kept across refreshes. */
+    amr: text('amr').notNull().default('["pwd"]'),
   },
   (t) => [
     index('sessions_user_idx').on(t.userId, t.revokedAt),

@@ -13,6 +13,8 @@ export interface NewSession {
   expiresAt: number;
   userAgent: string | null;
   ip: string | null;
+  /** RFC 8176 methods of the sign-in (JSON array text); default ["pwd"]. */
+  amr?: string;
 }
 
 /** What a login checked: the session is created only if the user still matches it. */
@@ -30,11 +32,11 @@ export interface UserGuard {
 export function insertSessionStatement(db: D1Database, s: NewSession, guard: UserGuard, now: number): D1PreparedStatement {
   return db
     .prepare(
-      `INSERT INTO sessions (id, user_id, generation, current_hash, created_at, last_used_at, refresh_expires_at, expires_at, user_agent, ip)
-       SELECT ?, id, 0, ?, ?, ?, ?, ?, ?, ? FROM users
+      `INSERT INTO sessions (id, user_id, generation, current_hash, created_at, last_used_at, refresh_expires_at, expires_at, user_agent, ip, amr)
+       SELECT ?, id, 0, ?, ?, ?, ?, ?, ?, ?, ? FROM users
        WHERE id = ? AND password_hash = ? AND roles = ? AND disabled = 0`,
     )
-    .bind(s.id, s.refreshHash, now, now, s.refreshExpiresAt, s.expiresAt, s.userAgent, s.ip, s.userId, guard.passwordHash, guard.roles);
+    .bind(s.id, s.refreshHash, now, now, s.refreshExpiresAt, s.expiresAt, s.userAgent, s.ip, s.amr ?? '["pwd"]', s.userId, guard.passwordHash, guard.roles);
 }
 
 export async function insertSession(db: D1Database, s: NewSession, guard: UserGuard, now: number): Promise<boolean> {

@@ -23,7 +23,17 @@ export type AuthLogEvent =
   | 'api_key_create'
   | 'api_key_revoke'
   | 'client_token'
-  | 'token_revoke';
+  | 'token_revoke'
+  | 'mfa_totp_setup'
+  | 'mfa_totp_enable'
+  | 'mfa_totp_disable'
+  | 'mfa_recovery_regenerate'
+  | 'mfa_verify'
+  | 'mfa_reset'
+  | 'passkey_register'
+  | 'passkey_rename'
+  | 'passkey_delete'
+  | 'passkey_login';
 
 const SECRET_NAME = /token|secret|passw|hash|cookie|authorization|credential|username|private|^key$|_key$|key_/i;
 export const REDACTED = '[redacted]';

@@ -8,7 +8,8 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import type { AppEnv, AuthContext } from '../app-env';
 import { ACCESS_COOKIE, CSRF_COOKIE } from '../cookies';
-import { AppError, invalidToken, missingToken } from '../errors';
+import type { Config } from '../config';
+import { AppError, invalidToken, missingToken, stepUpRequired } from '../errors';
 import { ROLE_PATTERN } from '../lib/validation';
 import { authenticate, type SubjectType } from '../services/authenticate';
 import { MAX_TOKEN_LENGTH } from '../tokens/access';
@@ -28,6 +29,17 @@ export interface RequireAuthOptions {
    * (logout, password, sessions, creating API keys) admit only `user`: 403 forbidden otherwise.
    */
   subjects?: readonly SubjectType[];
+  /**
+   * Admit only sign-ins with a second factor (amr "mfa": password plus TOTP or passkey, or a
+   * passkey with user verification): 403 mfa_required otherwise. A function decides per
+   * configuration (REQUIRE_MFA_FOR_ADMINS). API keys and clients have no sign-in: refused.
+   */
+  mfa?: boolean | ((config: Config) => boolean);
+  /**
+   * Admit only sign-ins younger than this many seconds (OIDC auth_time): 401 with the RFC 9470
+   * `insufficient_user_authentication` challenge and `max_age` otherwise.
+   */
+  maxAge?: number;
 }
 
 const ALL_SUBJECTS: readonly SubjectType[] = ['user', 'api_key', 'client'];
@@ -77,6 +89,7 @@ export function extractAccessToken(c: Context): { token: string; via: AuthContex
  *   app.get('/reports', requireAuth({ roles: ['analyst'] }), (c) => c.json({ by: c.get('auth').username }))
  *   app.post('/auth/password', requireAuth({ subjects: ['user'] }), handler)
  *   app.get('/admin/users', requireAuth({ roles: ['admin'], fresh: true }), handler)
+ *   app.post('/transfers', requireAuth({ mfa: true, maxAge: 300 }), handler)
  */
 /** waitUntil when the runtime gave the request an execution context; otherwise the work just runs. */
 function deferWork(c: Context, work: Promise<unknown>): void {
@@ -108,7 +121,18 @@ export async function verifyPresented(
     fresh: options.fresh,
     defer: (work) => deferWork(c, work),
   });
-  return { subject: subject.type, userId: subject.sub, username: subject.username, sessionId: subject.sid, jti: subject.jti, roles: subject.roles, exp: subject.exp, via: presented.via };
+  return {
+    subject: subject.type,
+    userId: subject.sub,
+    username: subject.username,
+    sessionId: subject.sid,
+    jti: subject.jti,
+    roles: subject.roles,
+    exp: subject.exp,
+    via: presented.via,
+    amr: subject.amr,
+    authTime: subject.auth_time,
+  };
 }
 
 export function requireAuth(options: RequireAuthOptions = {}): MiddlewareHandler<AppEnv> {
@@ -119,11 +143,20 @@ export function requireAuth(options: RequireAuthOptions = {}): MiddlewareHandler
   const subjects = options.subjects ?? ALL_SUBJECTS;
   if (subjects.length === 0 || subjects.some((s) => !ALL_SUBJECTS.includes(s))) throw new Error('requireAuth: subjects must name user, api_key or client');
   const refusal = `This route needs ${subjects.map((s) => SUBJECT_NAMES[s]).join(' or ')}.`;
+  if (options.maxAge !== undefined && (!Number.isInteger(options.maxAge) || options.maxAge < 0)) throw new Error('requireAuth: maxAge must be a whole number of seconds');
+  const needsMfa = options.mfa ?? false;
   return async function requireAuthMiddleware(c, next) {
     const presented = extractAccessToken(c);
     if (!presented) throw noTokenError(c);
     const auth = await verifyPresented(c, presented, { roles, fresh: options.fresh });
     if (!subjects.includes(auth.subject)) throw new AppError('forbidden', refusal);
+    if (typeof needsMfa === 'function' ? needsMfa(c.get('config')) : needsMfa) {
+      if (auth.subject !== 'user' || !auth.amr?.includes('mfa')) throw new AppError('mfa_required');
+    }
+    if (options.maxAge !== undefined) {
+      const authTime = auth.subject === 'user' ? auth.authTime : undefined;
+      if (authTime === undefined || c.get('now')() - authTime > options.maxAge) throw stepUpRequired(options.maxAge);
+    }
     c.set('auth', auth);
     await next();
   };
@@ -135,5 +168,5 @@ export function requireAuth(options: RequireAuthOptions = {}): MiddlewareHandler
  * API keys only: admin writes name a user as their actor, which an OAuth client is not.
  */
 export function requireAdmin(): MiddlewareHandler<AppEnv> {
-  return requireAuth({ roles: ['admin'], fresh: true, subjects: ['user', 'api_key'] });
+  return requireAuth({ roles: ['admin'], fresh: true, subjects: ['user', 'api_key'], mfa: (config) => config.requireMfaForAdmins });
 }

@@ -34,12 +34,12 @@ const SessionId = z.uuid();
 /** Routes about the caller's own sign-in: an API key or a client token has no session to manage. */
 const sessionOnly = requireAuth({ subjects: ['user'] });
 
-function deps(c: Context<AppEnv>): auth.AuthDeps {
+export function deps(c: Context<AppEnv>): auth.AuthDeps {
   return { env: c.env, config: c.get('config'), meta: requestMeta(c), now: c.get('now')() };
 }
 
 /** RFC 6749 section 5.1 shape; in cookie mode the tokens go only into Set-Cookie. */
-async function tokenResponse(c: Context<AppEnv>, issued: auth.Issued, mode: 'bearer' | 'cookie'): Promise<Response> {
+export async function tokenResponse(c: Context<AppEnv>, issued: auth.Issued, mode: 'bearer' | 'cookie'): Promise<Response> {
   const body = {
     token_type: 'Bearer',
     expires_in: issued.access.expiresIn,
@@ -73,6 +73,8 @@ export const authRoutes = new Hono<AppEnv>()
     // Login CSRF: a cookie-mode login may only come from an allowed origin.
     if (mode === 'cookie' && !originAllowed(c)) throw new AppError('csrf_failed', 'Cross-site request refused: origin not allowed.');
     const issued = await auth.login(deps(c), input);
+    // A second factor is enabled: no tokens yet, only the mfa_token for POST /auth/mfa/verify.
+    if ('mfaRequired' in issued) return c.json({ mfa_required: true, mfa_token: issued.mfaToken, methods: issued.methods, expires_in: issued.expiresIn });
     return tokenResponse(c, issued, mode);
   })
   .post('/refresh', rateLimitByIp('RL_REFRESH_IP'), async (c) => {

@@ -13,8 +13,9 @@ import { logAuthEvent, type AuthLogEvent } from '../lib/log';
 import type { RequestMeta } from '../lib/request-meta';
 import { USERNAME_PATTERN } from '../lib/validation';
 import { signAccessToken, type IssuedAccessToken } from '../tokens/access';
+import { startMfaLogin, type MfaPending } from '../mfa/pending';
 import { keyRing } from '../tokens/keys';
-import { endSessions, endUserSessions, newSession, putSessionRecord, rotateRefreshToken } from '../tokens/refresh';
+import { endSessions, endUserSessions, newSession, putSessionRecord, rotateRefreshToken, startSession, type IssuedRefresh } from '../tokens/refresh';
 
 export interface Issued {
   access: IssuedAccessToken;
@@ -80,11 +81,12 @@ export async function register(
   return toPublicUser(row);
 }
 
-async function issueFor(d: Deps, user: UserRow, sessionId: string, refreshToken: string, refreshExpiresAt: number): Promise<Issued> {
+async function issueFor(d: Deps, user: UserRow, session: IssuedRefresh): Promise<Issued> {
+  const { sessionId, refreshToken, refreshExpiresAt, amr, authTime } = session;
   const access = await signAccessToken(
     keyRing(d.env.DB, d.config),
     d.config,
-    { userId: user.id, username: user.username, sessionId, roles: parseRoles(user.roles) },
+    { userId: user.id, username: user.username, sessionId, roles: parseRoles(user.roles), amr, authTime },
     d.now,
   );
   return { access, refreshToken, refreshExpiresIn: refreshExpiresAt - d.now, user: toPublicUser(user), sessionId };
@@ -95,7 +97,7 @@ async function issueFor(d: Deps, user: UserRow, sessionId: string, refreshToken:
  * with the same hashing work and the same D1 round trips in each case, so neither the body nor
  * the timing tells which it was (docs/security.md "Account enumeration").
  */
-export async function login(d: Deps, input: { username: { username: string; key: string }; password: string }): Promise<Issued> {
+export async function login(d: Deps, input: { username: { username: string; key: string }; password: string }): Promise<Issued | MfaPending> {
   const attempt: AttemptOutcome = USERNAME_PATTERN.test(input.username.username)
     ? await admitLoginAttempt(d.env.DB, input.username.key, d.now)
     : { kind: 'unknown' };
@@ -121,23 +123,50 @@ export async function login(d: Deps, input: { username: { username: string; key:
     await audit(d, { event: 'login', outcome: 'failure', subjectId: user.id, detail: failureDetail(verified.ok ? 'disabled' : 'bad_password', user, d.now) });
     throw new AppError('invalid_credentials');
   }
+  // A second factor (src/mfa): the password only earns an mfa_token, and the failure count stays
+  // until the factor is verified too, so knowing the password cannot reset the code-guessing lockout.
+  const mfa = await startMfaLogin(d.env, d.config, user.id, d.now);
+  if (mfa) {
+    if (verified.needsRehash) {
+      // Conditional: if the password changed meanwhile, keep the new one.
+      await setPasswordHash(d.env.DB, user.id, await hashOrFail(input.password), d.now, user.passwordHash);
+    }
+    await audit(d, { event: 'login', outcome: 'success', actorId: user.id, subjectId: user.id, detail: { reason: 'mfa_required', methods: mfa.methods } });
+    return mfa;
+  }
   const upgradedHash = verified.needsRehash ? await hashOrFail(input.password) : undefined;
 
-  // Second and last D1 round trip (db/login.ts): the failed-login reset, the hash upgrade, the
-  // session (only if the user is still as verified) and the audit row of the outcome, in one batch.
-  // The refresh token's KV record and the access token (the key ring may load from D1) are
-  // prepared at the same time; both are thrown away if the session was not created.
+  // Last D1 round trip (db/login.ts): the failed-login reset, the hash upgrade, the session (only
+  // if the user is still as verified) and the audit row of the outcome, in one batch. The refresh
+  // token's KV record and the access token (the key ring may load from D1) are prepared at the
+  // same time; both are thrown away if the session was not created.
   const pending = await newSession(d.config, user.id, d.meta, d.now);
-  const success: AuthAuditEntry = { event: 'login', outcome: 'success', actorId: user.id, subjectId: user.id, detail: { session: pending.sessionId } };
+  const success: AuthAuditEntry = { event: 'login', outcome: 'success', actorId: user.id, subjectId: user.id, detail: { session: pending.sessionId, amr: pending.amr } };
   const failure: AuthAuditEntry = { event: 'login', outcome: 'failure', subjectId: user.id, detail: { reason: 'changed_during_login' } };
   const [created, , access] = await Promise.all([
     commitLogin(d.env.DB, { session: pending.row, verified: { passwordHash: user.passwordHash, roles: user.roles }, upgradedHash, success: withMeta(d, success), failure: withMeta(d, failure) }, d.now),
     putSessionRecord(d.env.KV, pending, d.now),
-    signAccessToken(keyRing(d.env.DB, d.config), d.config, { userId: user.id, username: user.username, sessionId: pending.sessionId, roles: parseRoles(user.roles) }, d.now),
+    signAccessToken(keyRing(d.env.DB, d.config), d.config, { userId: user.id, username: user.username, sessionId: pending.sessionId, roles: parseRoles(user.roles), amr: pending.amr, authTime: pending.authTime }, d.now),
   ]);
   logAudit(d, created ? success : failure);
   if (!created) throw new AppError('invalid_credentials');
   return { access, refreshToken: pending.refreshToken, refreshExpiresIn: pending.refreshExpiresAt - d.now, user: toPublicUser(user), sessionId: pending.sessionId };
+}
+
+/**
+ * Starts a session for a user whose sign-in is verified another way: by password and a second
+ * factor, or by a passkey alone (src/mfa/login.ts). `amr` (RFC 8176) is stored on the session and
+ * carried by every access token of it. The session is created only if the user is still as
+ * verified (password, roles, enabled).
+ */
+export async function openSession(d: Deps, user: UserRow, amr: readonly string[] = ['pwd']): Promise<Issued> {
+  const session = await startSession(d.env, d.config, user.id, { passwordHash: user.passwordHash, roles: user.roles }, d.meta, d.now, amr);
+  if (!session) {
+    await audit(d, { event: 'login', outcome: 'failure', subjectId: user.id, detail: { reason: 'changed_during_login' } });
+    throw new AppError('invalid_credentials');
+  }
+  await audit(d, { event: 'login', outcome: 'success', actorId: user.id, subjectId: user.id, detail: { session: session.sessionId, amr: [...amr] } });
+  return issueFor(d, user, session);
 }
 
 /** The audit detail of a counted failure: how many in a row, and the lock it started, if any. */
@@ -175,7 +204,7 @@ export async function refresh(d: Deps, presented: string): Promise<Issued> {
     throw new AppError('invalid_grant');
   }
   // The access token is signed while the successor's KV record is written.
-  const [issued] = await Promise.all([issueFor(d, user, outcome.sessionId, outcome.refreshToken, outcome.refreshExpiresAt), outcome.stored]);
+  const [issued] = await Promise.all([issueFor(d, user, outcome), outcome.stored]);
   logAuthEvent(d.meta.requestId, 'refresh', 'success', { userId: user.id, sessionId: outcome.sessionId, reason: outcome.kind === 'grace' ? 'grace_window' : undefined });
   return issued;
 }

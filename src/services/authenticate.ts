@@ -42,6 +42,9 @@ export interface Subject {
   iat?: number;
   client_id?: string;
   key_id?: string;
+  /** RFC 8176 methods and time of the session's sign-in (user access tokens only). */
+  amr?: string[];
+  auth_time?: number;
 }
 
 export interface AuthenticateOptions {
@@ -61,7 +64,11 @@ export interface AuthenticateOptions {
 
 function subjectOfClaims(claims: AccessClaims): Subject {
   const base = { sub: claims.sub, username: claims.username, roles: claims.roles, exp: claims.exp, sid: claims.sid, jti: claims.jti, iat: claims.iat };
-  return claims.client_id === undefined ? { type: 'user', ...base } : { type: 'client', ...base, client_id: claims.client_id };
+  if (claims.client_id !== undefined) return { type: 'client', ...base, client_id: claims.client_id };
+  const user: Subject = { type: 'user', ...base };
+  if (claims.amr !== undefined) user.amr = claims.amr;
+  if (claims.auth_time !== undefined) user.auth_time = claims.auth_time;
+  return user;
 }
 
 /** The subject of `credential` (access token or API key); throws AppError invalid_token / insufficient_scope otherwise. */

@@ -5,7 +5,8 @@
 // - audit rows older than AUDIT_RETENTION_DAYS;
 // - retired signing keys whose overlap has passed (tokens/keys.ts);
 // - API keys revoked or expired more than a day ago (their KV copies are gone by then: deleted at
-//   revocation, expired with the key).
+//   revocation, expired with the key);
+// - mfa_tokens and WebAuthn challenges past their expiry (src/mfa/challenges.ts).
 // Deletes run in bounded batches (D1 limits a statement's work and a Worker's wall time), up to a
 // cap per run; whatever is left waits for the next run.
 import type { Config } from '../config';
@@ -21,6 +22,7 @@ export interface CleanupResult {
   audit: number;
   keys: number;
   apiKeys: number;
+  mfaChallenges: number;
   /** True when a cap was reached: more is left for the next run. */
   capped: boolean;
 }
@@ -62,5 +64,13 @@ export async function runCleanup(db: D1Database, config: Config, now: number, li
   const audit = await deleteInBatches(db, 'audit_log', 'at < ?', [now - config.auditRetentionDays * DAY_SECONDS], l);
   const keys = await purgeRetiredKeys(db, now);
   const apiKeys = await deleteInBatches(db, 'api_keys', '(revoked_at IS NOT NULL AND revoked_at < ?) OR expires_at < ?', [now - DAY_SECONDS, now - DAY_SECONDS], l);
-  return { sessions: sessions.total, audit: audit.total, keys, apiKeys: apiKeys.total, capped: sessions.capped || audit.capped || apiKeys.capped };
+  const mfaChallenges = await deleteInBatches(db, 'mfa_challenges', 'expires_at < ?', [now], l);
+  return {
+    sessions: sessions.total,
+    audit: audit.total,
+    keys,
+    apiKeys: apiKeys.total,
+    mfaChallenges: mfaChallenges.total,
+    capped: sessions.capped || audit.capped || apiKeys.capped || mfaChallenges.capped,
+  };
 }

@@ -27,6 +27,10 @@ export interface AccessClaims {
   exp: number;
   /** Present on tokens issued to an OAuth client (client_credentials, RFC 9068 section 2.2). */
   client_id?: string;
+  /** RFC 8176 authentication methods of the session's sign-in (user tokens). */
+  amr?: string[];
+  /** When the session's sign-in happened (OIDC auth_time; RFC 9470 max_age is measured from it). */
+  auth_time?: number;
 }
 
 export interface IssuedAccessToken {
@@ -39,7 +43,7 @@ export interface IssuedAccessToken {
 export async function signAccessToken(
   ring: KeyRing,
   config: Config,
-  subject: { userId: string; username: string; sessionId: string; roles: string[]; clientId?: string },
+  subject: { userId: string; username: string; sessionId: string; roles: string[]; clientId?: string; amr?: string[]; authTime?: number },
   now: number,
 ): Promise<IssuedAccessToken> {
   const key = await ring.signingKey(now);
@@ -47,6 +51,8 @@ export async function signAccessToken(
   const exp = now + config.accessTtl;
   const claims: Record<string, unknown> = { sid: subject.sessionId, username: subject.username, roles: subject.roles };
   if (subject.clientId !== undefined) claims.client_id = subject.clientId;
+  if (subject.amr !== undefined) claims.amr = subject.amr;
+  if (subject.authTime !== undefined) claims.auth_time = subject.authTime;
   const token = await new SignJWT(claims)
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYPE })
     .setIssuer(config.issuer)
@@ -107,7 +113,7 @@ export async function verifyAccessToken(ring: KeyRing, config: Config, token: st
       currentDate: new Date(now * 1000),
       requiredClaims: ['sub', 'iat', 'exp', 'jti', 'sid'],
     });
-    const { sub, sid, jti, roles, iat, exp, username, client_id: clientId } = payload;
+    const { sub, sid, jti, roles, iat, exp, username, client_id: clientId, amr, auth_time: authTime } = payload;
     if (typeof sub !== 'string' || typeof sid !== 'string' || typeof username !== 'string' || typeof jti !== 'string' || !isStringArray(roles) ||
         typeof iat !== 'number' || typeof exp !== 'number' || (clientId !== undefined && (typeof clientId !== 'string' || clientId !== sub))) {
       throw invalidToken('The access token claims are malformed.');
@@ -116,7 +122,14 @@ export async function verifyAccessToken(ring: KeyRing, config: Config, token: st
     // No token we issue lives longer than the access lifetime: an older `iat` means a token from a
     // past configuration or a forged lifetime, refused whatever its `exp` says.
     if (now - iat > config.accessTtl + config.leeway) throw invalidToken('The access token is too old.');
-    return clientId === undefined ? { sub, username, sid, jti, roles, iat, exp } : { sub, username, sid, jti, roles, iat, exp, client_id: clientId };
+    if ((amr !== undefined && !isStringArray(amr)) || (authTime !== undefined && typeof authTime !== 'number')) {
+      throw invalidToken('The access token claims are malformed.');
+    }
+    const claims: AccessClaims = { sub, username, sid, jti, roles, iat, exp };
+    if (clientId !== undefined) claims.client_id = clientId;
+    if (amr !== undefined) claims.amr = amr;
+    if (authTime !== undefined) claims.auth_time = authTime;
+    return claims;
   } catch (err) {
     throw explain(err);
   }

@@ -57,6 +57,9 @@ export interface IssuedRefresh {
   userId: string;
   refreshToken: string;
   refreshExpiresAt: number;
+  /** How and when the session's sign-in happened (RFC 8176 amr, OIDC auth_time): kept across refreshes. */
+  amr: string[];
+  authTime: number;
 }
 
 export type RefreshOutcome =
@@ -96,7 +99,7 @@ export interface PendingSession extends IssuedRefresh {
 }
 
 /** Ids, the first refresh token and its hash for a new session (no storage touched). */
-export async function newSession(config: Config, userId: string, meta: ClientMeta, now: number): Promise<PendingSession> {
+export async function newSession(config: Config, userId: string, meta: ClientMeta, now: number, amr: readonly string[] = ['pwd']): Promise<PendingSession> {
   const sessionId = randomId();
   const refreshToken = randomToken(32);
   const hash = await sha256(refreshToken);
@@ -107,7 +110,9 @@ export async function newSession(config: Config, userId: string, meta: ClientMet
     userId,
     refreshToken,
     refreshExpiresAt,
-    row: { id: sessionId, userId, refreshHash: hash, refreshExpiresAt, expiresAt, ...meta },
+    amr: [...amr],
+    authTime: now,
+    row: { id: sessionId, userId, refreshHash: hash, refreshExpiresAt, expiresAt, ...meta, amr: JSON.stringify(amr) },
   };
 }
 
@@ -132,10 +137,11 @@ export async function startSession(
   guard: UserGuard,
   meta: ClientMeta,
   now: number,
+  amr: readonly string[] = ['pwd'],
 ): Promise<IssuedRefresh | undefined> {
-  const pending = await newSession(config, userId, meta, now);
+  const pending = await newSession(config, userId, meta, now, amr);
   const [created] = await Promise.all([insertSession(stores.DB, pending.row, guard, now), putSessionRecord(stores.KV, pending, now)]);
-  return created ? { sessionId: pending.sessionId, userId, refreshToken: pending.refreshToken, refreshExpiresAt: pending.refreshExpiresAt } : undefined;
+  return created ? { sessionId: pending.sessionId, userId, refreshToken: pending.refreshToken, refreshExpiresAt: pending.refreshExpiresAt, amr: pending.amr, authTime: pending.authTime } : undefined;
 }
 
 function invalidGrant(): AppError {
@@ -197,7 +203,18 @@ export async function rotateRefreshToken(
 }
 
 function issued(session: SessionRow, refreshToken: string): IssuedRefresh {
-  return { sessionId: session.id, userId: session.userId, refreshToken, refreshExpiresAt: session.refreshExpiresAt };
+  return { sessionId: session.id, userId: session.userId, refreshToken, refreshExpiresAt: session.refreshExpiresAt, amr: parseAmr(session.amr), authTime: session.createdAt };
+}
+
+/** The stored amr column; anything unreadable counts as a password-only sign-in (the weakest claim). */
+function parseAmr(stored: string): string[] {
+  try {
+    const value: unknown = JSON.parse(stored);
+    if (Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string')) return value as string[];
+  } catch {
+    // fall through
+  }
+  return ['pwd'];
 }
 
 /** The session a refresh token belongs to, without using it (logout with a refresh token). */
