@@ -205,7 +205,7 @@ describe('administrators', () => {
     expect((await off.request('GET', '/admin/users', { token })).status).toBe(200);
   });
 
-  it('an administrator resets a user\'s factors (audited); the user then signs in with the password alone', async () => {
+  it("an administrator resets a user's factors (audited); the user then signs in with the password alone", async () => {
     const c = new Client(testEnv());
     const admin = await c.register();
     await setRoles(c, admin.id, ['admin']);
