@@ -25,9 +25,16 @@ export function lockoutSeconds(failures: number): number {
   return Math.min(LOCKOUT_BASE_SECONDS * 2 ** Math.min(failures - LOCKOUT_THRESHOLD, MAX_DOUBLINGS), LOCKOUT_MAX_SECONDS);
 }
 
+/** Which second factors the account has (src/mfa): read in the same batch, so a login pays no extra round trip. */
+export interface FactorFlags {
+  totp: boolean;
+  passkeys: boolean;
+  recovery: boolean;
+}
+
 export type AttemptOutcome =
   /** Admitted and counted: verify the password, then `clearFailedLogins` if it was right. */
-  | { kind: 'admitted'; user: UserRow }
+  | { kind: 'admitted'; user: UserRow; factors: FactorFlags }
   /** The account exists but is locked: do not verify anything. */
   | { kind: 'locked'; userId: string; lockedUntil: number }
   | { kind: 'unknown' };
@@ -35,12 +42,13 @@ export type AttemptOutcome =
 /**
  * Admits and counts one password attempt for the account `where` selects. One round trip for
  * every outcome (a D1 batch is one transaction): the conditional UPDATE, then a read that tells
- * a locked account from an unknown one, so neither costs a different number of round trips.
+ * a locked account from an unknown one, so neither costs a different number of round trips, and
+ * the account's second factors, so a login learns whether it needs one without another.
  */
 async function admitAttempt(db: D1Database, where: SQL, now: number): Promise<AttemptOutcome> {
   const d = drizzle(db);
   const failures = sql`${users.failedLogins} + 1`; // SET expressions read the row's old values
-  const [admitted, current] = await d.batch([
+  const [admitted, current, factors] = await d.batch([
     d
       .update(users)
       .set({
@@ -52,9 +60,20 @@ async function admitAttempt(db: D1Database, where: SQL, now: number): Promise<At
       .where(and(where, or(isNull(users.lockedUntil), lte(users.lockedUntil, now))))
       .returning(),
     d.select({ id: users.id, lockedUntil: users.lockedUntil }).from(users).where(where),
+    d
+      .select({
+        totp: sql<number>`EXISTS (SELECT 1 FROM mfa_totp WHERE mfa_totp.user_id = ${users.id} AND mfa_totp.enabled_at IS NOT NULL)`,
+        passkeys: sql<number>`EXISTS (SELECT 1 FROM webauthn_credentials WHERE webauthn_credentials.user_id = ${users.id})`,
+        recovery: sql<number>`EXISTS (SELECT 1 FROM mfa_recovery_codes WHERE mfa_recovery_codes.user_id = ${users.id} AND mfa_recovery_codes.used_at IS NULL)`,
+      })
+      .from(users)
+      .where(where),
   ]);
   const user = admitted[0];
-  if (user) return { kind: 'admitted', user };
+  if (user) {
+    const f = factors[0];
+    return { kind: 'admitted', user, factors: { totp: Boolean(f?.totp), passkeys: Boolean(f?.passkeys), recovery: Boolean(f?.recovery) } };
+  }
   const row = current[0];
   if (row && row.lockedUntil !== null && row.lockedUntil > now) return { kind: 'locked', userId: row.id, lockedUntil: row.lockedUntil };
   return { kind: 'unknown' };

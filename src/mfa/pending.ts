@@ -3,7 +3,7 @@
 // use to finish (POST /auth/mfa/verify, mfa/login.ts). Imported by services/auth.ts login only.
 import type { Config } from '../config';
 import { randomToken } from '../crypto/random';
-import { refundAttempt } from '../db/lockout';
+import { refundAttempt, type FactorFlags } from '../db/lockout';
 import { MFA_TOKEN_TTL, storeChallenge } from './challenges';
 
 export type MfaMethod = 'totp' | 'recovery_code' | 'webauthn';
@@ -28,12 +28,16 @@ export async function mfaMethodsOf(db: D1Database, userId: string): Promise<MfaM
     )
     .bind(userId)
     .first<{ totp: number; passkeys: number; recovery: number }>();
+  return methodsOf({ totp: Boolean(row?.totp), passkeys: Boolean(row?.passkeys), recovery: Boolean(row?.recovery) });
+}
+
+/** The sign-in methods that flags allow (db/lockout.ts reads the flags with the login attempt). */
+export function methodsOf(flags: FactorFlags): MfaMethod[] {
   const methods: MfaMethod[] = [];
-  if (row?.totp) methods.push('totp');
-  if (row?.passkeys) methods.push('webauthn');
-  const recovery = row?.recovery ?? 0;
+  if (flags.totp) methods.push('totp');
+  if (flags.passkeys) methods.push('webauthn');
   // Recovery codes stand in for a factor; alone (every factor removed) they do not make one.
-  if (recovery > 0 && methods.length > 0) methods.push('recovery_code');
+  if (flags.recovery && methods.length > 0) methods.push('recovery_code');
   return methods;
 }
 
@@ -41,8 +45,8 @@ export async function mfaMethodsOf(db: D1Database, userId: string): Promise<MfaM
  * Undefined when the user has no second factor; otherwise the pending login to answer with. The
  * password's lockout attempt is taken back, not cleared: wrong codes keep counting (mfa/login.ts).
  */
-export async function startMfaLogin(env: { DB: D1Database }, _config: Config, userId: string, now: number): Promise<MfaPending | undefined> {
-  const methods = await mfaMethodsOf(env.DB, userId);
+export async function startMfaLogin(env: { DB: D1Database }, _config: Config, userId: string, now: number, known?: FactorFlags): Promise<MfaPending | undefined> {
+  const methods = known ? methodsOf(known) : await mfaMethodsOf(env.DB, userId);
   if (methods.length === 0) return undefined;
   const mfaToken = randomToken(32);
   await Promise.all([storeChallenge(env.DB, mfaToken, 'mfa_login', userId, MFA_TOKEN_TTL, now), refundAttempt(env.DB, userId)]);

@@ -125,7 +125,8 @@ export async function login(d: Deps, input: { username: { username: string; key:
   }
   // A second factor (src/mfa): the password only earns an mfa_token, and the failure count stays
   // until the factor is verified too, so knowing the password cannot reset the code-guessing lockout.
-  const mfa = await startMfaLogin(d.env, d.config, user.id, d.now);
+  // The factors came with the attempt (one batch): no extra round trip for accounts without one.
+  const mfa = await startMfaLogin(d.env, d.config, user.id, d.now, attempt.factors);
   if (mfa) {
     if (verified.needsRehash) {
       // Conditional: if the password changed meanwhile, keep the new one.
