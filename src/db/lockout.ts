@@ -62,9 +62,11 @@ async function admitAttempt(db: D1Database, where: SQL, now: number): Promise<At
     d.select({ id: users.id, lockedUntil: users.lockedUntil }).from(users).where(where),
     d
       .select({
-        totp: sql<number>`EXISTS (SELECT 1 FROM mfa_totp WHERE mfa_totp.user_id = ${users.id} AND mfa_totp.enabled_at IS NOT NULL)`,
-        passkeys: sql<number>`EXISTS (SELECT 1 FROM webauthn_credentials WHERE webauthn_credentials.user_id = ${users.id})`,
-        recovery: sql<number>`EXISTS (SELECT 1 FROM mfa_recovery_codes WHERE mfa_recovery_codes.user_id = ${users.id} AND mfa_recovery_codes.used_at IS NULL)`,
+        // users.id spelled out: drizzle renders a column of the only table unqualified, and an
+        // unqualified "id" inside these subqueries would be the inner table's own id.
+        totp: sql<number>`EXISTS (SELECT 1 FROM mfa_totp WHERE mfa_totp.user_id = users.id AND mfa_totp.enabled_at IS NOT NULL)`,
+        passkeys: sql<number>`EXISTS (SELECT 1 FROM webauthn_credentials WHERE webauthn_credentials.user_id = users.id)`,
+        recovery: sql<number>`EXISTS (SELECT 1 FROM mfa_recovery_codes WHERE mfa_recovery_codes.user_id = users.id AND mfa_recovery_codes.used_at IS NULL)`,
       })
       .from(users)
       .where(where),
