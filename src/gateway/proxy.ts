@@ -100,13 +100,14 @@ export function gateway(): MiddlewareHandler<AppEnv> {
   return async function gatewayMiddleware(c, next) {
     const table = getRouteTable(c.env, c.get('config'));
     if (table.length === 0) return next();
-    const url = new URL(c.req.url);
-    const match = matchRoute(table, url.pathname, c.req.method);
+    // Matched on the router's path: requests for edge-auth's own routes build no URL here.
+    const match = matchRoute(table, c.req.path, c.req.method);
     if (!match) return next();
     if ('methodNotAllowed' in match) {
       throw new AppError('method_not_allowed', undefined, { headers: { Allow: match.methodNotAllowed.join(', ') } });
     }
     const { route } = match;
+    const url = new URL(c.req.url);
     c.set('gatewayRoute', route.pattern);
     const started = Date.now();
     // One event per proxied request, refusals included: usage metering builds on it.
