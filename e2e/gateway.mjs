@@ -130,10 +130,13 @@ async function main() {
 
   await step('notes are created and listed through the gateway; the origin saw the verified user', async () => {
     for (const text of ['first note', 'second note']) {
-      await Promise.all([
-        page.waitForResponse((r) => r.url() === `${site}/app-api/notes` && r.request().method() === 'POST' && r.status() === 201),
+      // Any answer to the POST, then its status: a refusal fails here with its status, not as a
+      // timeout; the first proxied request may wait for the origin's first connection.
+      const [res] = await Promise.all([
+        page.waitForResponse((r) => r.url() === `${site}/app-api/notes` && r.request().method() === 'POST', { timeout: 40_000 }),
         page.fill('#note-text', text).then(() => page.click('#note-add')),
       ]);
+      assert.equal(res.status(), 201, `POST /app-api/notes answered ${res.status()}: ${await res.text().catch(() => '')}`);
     }
     await page.locator('#notes li').nth(1).waitFor();
     assert.deepEqual(await page.locator('#notes .note-text').allTextContents(), ['first note', 'second note']);
