@@ -1,8 +1,10 @@
 // Test helpers: an app with a controllable clock, real bindings from the vitest pool (local D1/KV),
 // and small request builders. Every test uses unique usernames: storage is per file, not per test.
+// Every response a Client sees is checked against public/openapi.json (test/contract.ts).
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { createApp } from '../src/app';
+import { assertContract } from './contract';
 import { getConfig, type Env } from '../src/config';
 import { keyRing } from '../src/tokens/keys';
 
@@ -46,6 +48,16 @@ export class Client {
   readonly app: ReturnType<typeof createApp>;
   constructor(readonly env: Env, readonly clock = new TestClock()) {
     this.app = createApp({ clock: clock.ms });
+    // Every answer this client sees, through request() or app.fetch/app.request, is held to the
+    // generated OpenAPI document (test/contract.ts): a disagreement fails the test that made it.
+    const serve = this.app.fetch.bind(this.app);
+    this.app.fetch = async (request, env, ctx) => {
+      const method = request.method;
+      const path = new URL(request.url).pathname;
+      const res = await serve(request, env, ctx);
+      await assertContract(method, path, res);
+      return res;
+    };
   }
 
   get config() {

@@ -16,11 +16,11 @@ import { authenticationOptions } from './webauthn';
 import { AssertionResponse, RegistrationResponse } from './webauthn-schema';
 
 const PasskeyName = z.string({ error: 'name must be a string' }).check(z.trim(), z.minLength(1, 'name must not be empty'), z.maxLength(64, 'name is at most 64 characters'));
-const StepUpBody = z.strictObject({ password: z.optional(loginPassword) });
-const RegisterBody = z.strictObject({ response: RegistrationResponse, name: z.optional(PasskeyName) });
-const RenameBody = z.strictObject({ name: PasskeyName });
-const LoginBody = z.strictObject({ response: AssertionResponse, mode: z.optional(z.enum(['bearer', 'cookie'], { error: 'mode must be "bearer" or "cookie"' })) });
-const CredentialId = z.string().check(z.regex(/^[A-Za-z0-9_-]{1,1400}$/));
+export const StepUpBody = z.strictObject({ password: z.optional(loginPassword) });
+export const RegisterBody = z.strictObject({ response: RegistrationResponse, name: z.optional(PasskeyName) });
+export const RenameBody = z.strictObject({ name: PasskeyName });
+export const LoginBody = z.strictObject({ response: AssertionResponse, mode: z.optional(z.enum(['bearer', 'cookie'], { error: 'mode must be "bearer" or "cookie"' })) });
+export const CredentialId = z.string().check(z.regex(/^[A-Za-z0-9_-]{1,1400}$/));
 
 const sessionOnly = requireAuth({ subjects: ['user'] });
 

@@ -20,11 +20,11 @@ const RecoveryCode = z.string({ error: 'recovery_code must be a string' }).check
 const MfaToken = z.string({ error: 'mfa_token must be a string' }).check(z.regex(/^[A-Za-z0-9_-]{43}$/, 'mfa_token is not one this service issued'));
 const Mode = z.optional(z.enum(['bearer', 'cookie'], { error: 'mode must be "bearer" or "cookie"' }));
 
-const StepUpBody = z.strictObject({ password: z.optional(loginPassword) });
-const ConfirmBody = z.strictObject({ code: TotpCode });
-const DisableBody = z.strictObject({ code: z.optional(TotpCode), recovery_code: z.optional(RecoveryCode) });
-const VerifyBody = z.strictObject({ mfa_token: MfaToken, code: z.optional(TotpCode), recovery_code: z.optional(RecoveryCode), webauthn: z.optional(AssertionResponse), mode: Mode });
-const OptionsBody = z.strictObject({ mfa_token: MfaToken });
+export const StepUpBody = z.strictObject({ password: z.optional(loginPassword) });
+export const ConfirmBody = z.strictObject({ code: TotpCode });
+export const DisableBody = z.strictObject({ code: z.optional(TotpCode), recovery_code: z.optional(RecoveryCode) });
+export const VerifyBody = z.strictObject({ mfa_token: MfaToken, code: z.optional(TotpCode), recovery_code: z.optional(RecoveryCode), webauthn: z.optional(AssertionResponse), mode: Mode });
+export const OptionsBody = z.strictObject({ mfa_token: MfaToken });
 
 /** Exactly one factor in a body: a code, a recovery code or a WebAuthn assertion. */
 function factorOf(input: { code?: string | undefined; recovery_code?: string | undefined; webauthn?: z.output<typeof AssertionResponse> | undefined }): FactorInput {

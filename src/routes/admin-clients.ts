@@ -12,12 +12,12 @@ import * as clients from '../services/clients';
 import { keyName, roleList } from './api-keys';
 
 const adminOnly = requireAdmin();
-const NewClient = z.strictObject({ name: keyName, roles: roleList });
-const ClientPatch = z
+export const NewClient = z.strictObject({ name: keyName, roles: roleList });
+export const ClientPatch = z
   .strictObject({ name: z.optional(keyName), roles: z.optional(roleList), disabled: z.optional(z.boolean({ error: 'disabled must be true or false' })) })
   .check(z.refine((p) => p.name !== undefined || p.roles !== undefined || p.disabled !== undefined, { message: 'Give at least one of name, roles, disabled.' }));
-const ListQuery = z.strictObject({ limit: pageSize, cursor: z.optional(z.string().check(z.maxLength(400))) });
-const ClientId = z.string().check(z.regex(/^cl_[A-Za-z0-9_-]{22}$/));
+export const ListQuery = z.strictObject({ limit: pageSize, cursor: z.optional(z.string().check(z.maxLength(400))) });
+export const ClientId = z.string().check(z.regex(/^cl_[A-Za-z0-9_-]{22}$/));
 
 function deps(c: Context<AppEnv>): AdminDeps {
   return { env: c.env, config: c.get('config'), meta: requestMeta(c), now: c.get('now')(), actorId: c.get('auth').userId };

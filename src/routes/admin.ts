@@ -15,8 +15,8 @@ import * as admin from '../services/admin';
 
 const adminOnly = requireAdmin();
 
-const UserId = z.uuid();
-const UserListQuery = z.strictObject({
+export const UserId = z.uuid();
+export const UserListQuery = z.strictObject({
   limit: pageSize,
   cursor: z.optional(z.string().check(z.maxLength(400))),
   username_prefix: z.optional(
@@ -29,7 +29,7 @@ const UserListQuery = z.strictObject({
       ),
   ),
 });
-const UserPatch = z
+export const UserPatch = z
   .strictObject({
     roles: z.optional(z.array(role).check(z.maxLength(MAX_ROLES_PER_USER, `at most ${MAX_ROLES_PER_USER} roles`))),
     email: z.optional(z.nullable(email)),
@@ -40,7 +40,7 @@ const UserPatch = z
       message: 'Give at least one of roles, email, disabled.',
     }),
   );
-const AuditQuery = z
+export const AuditQuery = z
   .strictObject({
     limit: pageSize,
     cursor: z.optional(z.string().check(z.maxLength(400))),

@@ -20,7 +20,7 @@ export const keyName = z.string({ error: 'name must be a string' }).check(
 );
 export const roleList = z.array(role).check(z.maxLength(MAX_ROLES_PER_USER, `at most ${MAX_ROLES_PER_USER} roles`));
 
-const NewKeyBody = z.strictObject({
+export const NewKeyBody = z.strictObject({
   name: keyName,
   roles: z.optional(roleList),
   expires_in: z.optional(

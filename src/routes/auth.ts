@@ -17,8 +17,8 @@ import { requireAuth } from '../middleware/require-auth';
 import * as auth from '../services/auth';
 import { sessionOfRefreshToken } from '../tokens/refresh';
 
-const RegisterBody = z.strictObject({ username, password, email: z.optional(email) });
-const LoginBody = z.strictObject({
+export const RegisterBody = z.strictObject({ username, password, email: z.optional(email) });
+export const LoginBody = z.strictObject({
   username: z.pipe(
     z.string({ error: 'username must be a string' }).check(z.maxLength(256, 'username is too long')),
     z.transform((u: string) => ({ username: u.normalize('NFKC'), key: u.normalize('NFKC').toLowerCase() })),
@@ -26,10 +26,10 @@ const LoginBody = z.strictObject({
   password: loginPassword,
   mode: z.optional(z.enum(['bearer', 'cookie'], { error: 'mode must be "bearer" or "cookie"' })),
 });
-const RefreshBody = z.strictObject({ refresh_token: z.optional(refreshToken) });
-const LogoutBody = z.strictObject({ refresh_token: z.optional(refreshToken) });
-const PasswordBody = z.strictObject({ current_password: loginPassword, new_password: password });
-const SessionId = z.uuid();
+export const RefreshBody = z.strictObject({ refresh_token: z.optional(refreshToken) });
+export const LogoutBody = z.strictObject({ refresh_token: z.optional(refreshToken) });
+export const PasswordBody = z.strictObject({ current_password: loginPassword, new_password: password });
+export const SessionId = z.uuid();
 
 /** Routes about the caller's own sign-in: an API key or a client token has no session to manage. */
 const sessionOnly = requireAuth({ subjects: ['user'] });
