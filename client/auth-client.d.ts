@@ -1,4 +1,4 @@
-// Types for edge-auth-client.js (cookie mode). Hand-written; keep in step with the JSDoc there.
+// Types for auth-client.js (cookie mode). Hand-written; keep in step with the JSDoc there.
 
 /** A user as the service returns it: never a hash or secret. */
 export interface User {

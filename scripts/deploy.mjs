@@ -12,6 +12,7 @@
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { unstable_readConfig } from 'wrangler';
+import { prepareAssets } from './assets.mjs';
 import { checkConfig, checkSecrets, DEPLOY_ENVIRONMENTS, formatProblems, parseSecretList } from './preflight.mjs';
 
 const HEALTH_TIMEOUT_SECONDS = 120; // a new custom domain may take a minute or two to get its certificate
@@ -126,6 +127,7 @@ if (wrangler(['d1', 'migrations', 'apply', 'DB', '--remote']).status !== 0) {
   fail('applying the D1 migrations failed; nothing was deployed (a failed migration is rolled back by D1)');
 }
 step(`wrangler deploy --env ${envName}`);
+prepareAssets(); // the reference page's Swagger UI and the client package, from npm and client/
 if (wrangler(['deploy']).status !== 0) fail('wrangler deploy failed; the previous version keeps serving');
 
 // 5. Health: the deployed Worker judges its own configuration, secrets included.

@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // `npm run dev [-- --origin] [-- wrangler dev options]`: the one command that starts edge-auth locally.
-// 1. creates .dev.vars with random secrets if it is absent (never overwrites it);
+// 1. creates .dev.vars with random secrets if it is absent (never overwrites it), and copies the
+//    static assets taken from npm and client/ into public/ (scripts/assets.mjs);
 // 2. applies the D1 migrations to the local database (same --persist-to as the server);
 // 3. with --origin (ours, not passed to wrangler), starts the example origin (examples/origin) on
 //    127.0.0.1:8789, where the development gateway table (wrangler.toml GATEWAY_ROUTES) sends
 //    /app-api/*; without it those routes answer 502 bad_gateway;
 // 4. runs `wrangler dev` (127.0.0.1:8787 by default) with every other option passed through.
 import { spawnSync, spawn } from 'node:child_process';
+import { prepareAssets } from './assets.mjs';
 import { ensureDevVars } from './dev-vars.mjs';
 
 const ORIGIN_PORT = 8789; // the upstream of the development table in wrangler.toml
@@ -15,6 +17,7 @@ const given = process.argv.slice(2);
 const withOrigin = given.includes('--origin');
 const args = given.filter((a) => a !== '--origin');
 ensureDevVars();
+prepareAssets(); // Swagger UI and the client package into public/ (scripts/assets.mjs)
 
 /** The value of a wrangler option given as `--name value` or `--name=value`. */
 function option(name) {

@@ -77,19 +77,36 @@ describe('security headers on every route class', () => {
 describe('static assets (public/_headers)', () => {
   // Workers Static Assets serve public/ without running the Worker, so the SPA's headers come
   // from this file; it must cover every path (the SPA fallback included).
-  const rules = new Map<string, string>();
-  for (const line of assetHeaders.split('\n')) {
-    const m = /^\s+([A-Za-z-]+):\s*(.+)$/.exec(line);
-    if (m) rules.set(m[1]!.toLowerCase(), m[2]!.trim());
+  /** The header rules of one path block of public/_headers. */
+  function block(pattern: string): Map<string, string> {
+    const found = new Map<string, string>();
+    let inside = false;
+    for (const line of assetHeaders.split('\n')) {
+      if (/^\S/.test(line) && !line.startsWith('#')) inside = line.trim() === pattern;
+      const m = /^\s+([A-Za-z-]+):\s*(.+)$/.exec(line);
+      if (inside && m) found.set(m[1]!.toLowerCase(), m[2]!.trim());
+    }
+    return found;
   }
+  const rules = block('/*');
 
   it('applies to every path', () => {
     expect(assetHeaders).toMatch(/^\/\*$/m);
   });
 
+  it('serves the OpenAPI document to any origin, without credentials, under the same CSP', async () => {
+    const openapi = block('/openapi.json');
+    expect(Object.fromEntries(openapi)).toEqual({ 'access-control-allow-origin': '*', 'cache-control': 'public, max-age=300' });
+    const res = await (env as unknown as { ASSETS: Fetcher }).ASSETS.fetch('http://localhost/openapi.json');
+    expect(res.headers.get('Access-Control-Allow-Origin')).toBe('*');
+    expect(res.headers.get('Access-Control-Allow-Credentials')).toBeNull();
+    expect(res.headers.get('Content-Security-Policy')).toBe(rules.get('content-security-policy'));
+    expect(((await res.json()) as { openapi: string }).openapi).toBe('3.1.0');
+  });
+
   it('the local asset server serves every asset and the SPA fallback with them', async () => {
     const assets = (env as unknown as { ASSETS: Fetcher }).ASSETS;
-    for (const path of ['/', '/index.html', '/js/app.js', '/css/app.css', '/favicon.svg', '/some/client/route']) {
+    for (const path of ['/', '/index.html', '/js/app.js', '/css/app.css', '/favicon.svg', '/some/client/route', '/docs/', '/docs/docs.js', '/openapi.json']) {
       const res = await assets.fetch(`http://localhost${path}`);
       await res.arrayBuffer();
       expect(res.status, path).toBe(200);

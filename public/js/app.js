@@ -1,14 +1,30 @@
 // @ts-check
-// The demo SPA: plain DOM code on top of edge-auth-client.js. Everything that touches the
-// service goes through `auth`; nothing here ever sees a token.
-import { AuthApiError, createAuthClient } from './edge-auth-client.js';
+// The demo SPA: plain DOM code on top of the typed client (edge-auth-api.js, from client/ in the
+// repository). Everything that touches the service goes through `api` (typed calls generated from
+// /openapi.json) or `auth` (sign-in, events); both share the cookie-mode session handling, and
+// nothing here ever sees a token.
+import { AuthApiError, createEdgeAuthClient } from './edge-auth-api.js';
 import { createNotesPanel } from './notes.js';
 import { initMfa } from './mfa.js';
 
 /** @typedef {import('./edge-auth-client.js').User} User */
 /** @typedef {import('./edge-auth-client.js').SessionInfo} SessionInfo */
 
-const auth = createAuthClient();
+const client = createEdgeAuthClient({ mode: 'cookie' });
+const api = client.api;
+const auth = /** @type {import('./edge-auth-client.js').AuthClient} */ (client.auth);
+
+/**
+ * The data of a typed call, or an AuthApiError with the service's code.
+ * @template T
+ * @param {Promise<{ data?: T, error?: any, response: Response }>} call
+ * @returns {Promise<T>}
+ */
+async function ok(call) {
+  const { data, error, response } = await call;
+  if (error !== undefined || !response.ok) throw new AuthApiError(response.status, error?.error ?? `http_${response.status}`, error?.message ?? '');
+  return /** @type {T} */ (data);
+}
 const TTL_KEY = 'edge-auth-demo:access-ttl'; // not a secret: just the lifetime, for the hint
 
 /**
@@ -143,7 +159,7 @@ function renderSessions(sessions) {
     end.textContent = s.current ? 'End (signs you out)' : 'End';
     end.addEventListener('click', () =>
       busy(end, async () => {
-        await auth.endSession(s.id);
+        await ok(api.DELETE('/auth/sessions/{id}', { params: { path: { id: s.id } } }));
         log(`DELETE /auth/sessions/${s.id} → 204`);
         if (s.current) {
           setStatus('This session was ended. Sign in again.', 'ok');
@@ -164,7 +180,7 @@ function renderSessions(sessions) {
 // ---- actions -----------------------------------------------------------------------------
 
 async function loadSessions() {
-  const sessions = await auth.sessions();
+  const { sessions } = await ok(api.GET('/auth/sessions'));
   renderSessions(sessions);
   log(`GET /auth/sessions → ${sessions.length} session(s)`);
 }
@@ -196,8 +212,8 @@ const mfa = initMfa({ auth, el: $, busy, log, setStatus, signedIn });
 
 async function callPrivate() {
   const out = $('private-result');
-  const res = await auth.fetch('/api/private', { headers: { Accept: 'application/json' } });
-  const body = await res.json().catch(() => ({}));
+  const { data, error, response: res } = await api.GET('/api/private');
+  const body = data ?? error ?? {};
   log(`GET /api/private → ${res.status}`);
   out.dataset.status = String(res.status);
   out.textContent = `${res.status} ${new Date().toLocaleTimeString()}\n${JSON.stringify(body, null, 2)}`;
