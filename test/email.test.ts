@@ -2,6 +2,7 @@
 // send_email binding captured (test/email-helpers.ts).
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { issueEmailToken, MAIL_PER_ADDRESS_PER_HOUR } from '../src/db/email-tokens';
+import { runCleanup } from '../src/services/cleanup';
 import { CapturedMail, mailEnv, tokenIn, uniqueEmail, verifiedUser } from './email-helpers';
 import { Client, errorOf, inOneWindow, randomTestIp, uniqueName } from './helpers';
 
@@ -274,6 +275,21 @@ describe('mail abuse limits', () => {
     expect(issued.filter((t) => t !== undefined)).toHaveLength(MAIL_PER_ADDRESS_PER_HOUR - 1);
     expect(issued.at(-1)).toBeUndefined();
     expect(await issueEmailToken(c.env.DB, { kind: 'reset', userId: user.id, email: user.email, emailKey, passwordGeneration: 0 }, 1800, c.clock.seconds + 3601)).toBeTypeOf('string');
+  });
+});
+
+describe('clean-up', () => {
+  it('deletes link tokens once expired and out of the throttle hour, not before', async () => {
+    const { mail, c } = setup();
+    const user = await verifiedUser(c, mail);
+    const now = c.clock.seconds;
+    const count = async () => (await c.env.DB.prepare('SELECT count(*) AS n FROM email_tokens WHERE user_id = ?').bind(user.id).first<{ n: number }>())!.n;
+    expect(await count()).toBe(1);
+    await runCleanup(c.env.DB, c.config, now + 1801);
+    expect(await count()).toBe(1); // expired, but still counted by the hourly budget
+    const result = await runCleanup(c.env.DB, c.config, now + 3601);
+    expect(result.emailTokens).toBeGreaterThanOrEqual(1);
+    expect(await count()).toBe(0);
   });
 });
 
