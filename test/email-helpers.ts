@@ -64,3 +64,40 @@ export async function verifiedUser(c: Client, mail: CapturedMail, password = 'co
   if (verify.status !== 200) throw new Error(`verify failed: ${verify.status} ${await verify.text()}`);
   return { username, password, email, id: user.id };
 }
+
+/**
+ * Counts sequential D1 round trips, as bench/instrument does: a call that starts while none is in
+ * flight opens a new one; calls started meanwhile (Promise.all, a batch) share it.
+ */
+export function countingD1(db: D1Database): { db: D1Database; rounds(): number; reset(): void } {
+  let inFlight = 0;
+  let rounds = 0;
+  const real = new WeakMap<object, D1PreparedStatement>();
+  const track = <T>(call: () => Promise<T>): Promise<T> => {
+    if (inFlight++ === 0) rounds++;
+    return call().finally(() => void inFlight--);
+  };
+  const wrap = (stmt: D1PreparedStatement): D1PreparedStatement => {
+    const proxy = new Proxy(stmt, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop) as unknown;
+        if (typeof value !== 'function') return value;
+        if (prop === 'bind') return (...args: unknown[]) => wrap(value.apply(target, args) as D1PreparedStatement);
+        if (prop === 'first' || prop === 'all' || prop === 'run' || prop === 'raw') return (...args: unknown[]) => track(() => value.apply(target, args) as Promise<unknown>);
+        return value.bind(target);
+      },
+    });
+    real.set(proxy, stmt);
+    return proxy;
+  };
+  const proxy = new Proxy(db, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop) as unknown;
+      if (typeof value !== 'function') return value;
+      if (prop === 'prepare') return (sql: string) => wrap(value.call(target, sql) as D1PreparedStatement);
+      if (prop === 'batch') return (stmts: D1PreparedStatement[]) => track(() => value.call(target, stmts.map((s) => real.get(s) ?? s)) as Promise<unknown>);
+      return value.bind(target);
+    },
+  });
+  return { db: proxy, rounds: () => rounds, reset: () => void (rounds = 0) };
+}

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { issueEmailToken, MAIL_PER_ADDRESS_PER_HOUR } from '../src/db/email-tokens';
 import { runCleanup } from '../src/services/cleanup';
-import { CapturedMail, mailEnv, tokenIn, uniqueEmail, verifiedUser } from './email-helpers';
+import { CapturedMail, countingD1, mailEnv, tokenIn, uniqueEmail, verifiedUser } from './email-helpers';
 import { Client, errorOf, inOneWindow, randomTestIp, uniqueName } from './helpers';
 
 afterEach(() => {
@@ -95,6 +95,21 @@ describe('sign-in with a verified email address', () => {
     const unverified = await c.request('POST', '/auth/login', { json: { username: email, password: 'correct horse battery' } });
     expect(unverified.status).toBe(401);
     expect((await errorOf(unverified)).error).toBe('invalid_credentials');
+  });
+
+  it('a login by verified address takes 2 sequential D1 round trips, as by username', async () => {
+    const { mail, c } = setup();
+    const user = await verifiedUser(c, mail);
+    const counted = countingD1(c.env.DB);
+    const measured = new Client({ ...c.env, DB: counted.db }, c.clock);
+    await measured.login(user.username, user.password); // warm: the key ring is loaded once per isolate
+    const rounds: Record<string, number> = {};
+    for (const [label, identifier] of [['username', user.username], ['email', user.email]] as const) {
+      counted.reset();
+      await measured.login(identifier, user.password);
+      rounds[label] = counted.rounds();
+    }
+    expect(rounds).toEqual({ username: 2, email: 2 });
   });
 
   it('REQUIRE_VERIFIED_EMAIL=true: 403 email_unverified only after the right password, with a new link; then sign-in works', async () => {
