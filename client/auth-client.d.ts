@@ -5,6 +5,8 @@ export interface User {
   id: string;
   username: string;
   email: string | null;
+  /** Whether the address was proven by a link sent to it. */
+  email_verified: boolean;
   roles: string[];
   created_at: string | number;
 }

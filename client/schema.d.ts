@@ -89,8 +89,8 @@ export type paths = {
         get?: never;
         put?: never;
         /**
-         * Sign in with a username and password
-         * @description `mode: "cookie"` sets the session cookies instead of returning the tokens (allowed origins only). With a second factor enabled, the answer is an MfaChallenge. One answer for an unknown user, a wrong password, a disabled or a locked account.
+         * Sign in with a username (or a verified email address) and password
+         * @description `mode: "cookie"` sets the session cookies instead of returning the tokens (allowed origins only). With a second factor enabled, the answer is an MfaChallenge. One answer for an unknown user, a wrong password, a disabled or a locked account. With REQUIRE_VERIFIED_EMAIL, a right password on an unverified address answers 403 email_unverified (and mails a new link).
          */
         post: operations["login"];
         delete?: never;
@@ -216,6 +216,117 @@ export type paths = {
         post?: never;
         /** End one of the caller’s sessions */
         delete: operations["endSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/email/verify/request": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mail a new verification link to the account’s address */
+        post: operations["requestEmailVerification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/email/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm an address with the token of a mailed link (verification or change)
+         * @description The token comes from the link’s URL fragment; single use, 30 minutes by default.
+         */
+        post: operations["verifyEmail"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change the address: a link to the new one, a notice to the old one
+         * @description Nothing changes until the link mailed to the new address is confirmed with POST /auth/email/verify.
+         */
+        post: operations["changeEmail"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/password/forgot": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask for a password-reset link (by email or username)
+         * @description Always the same 202, body and timing, whether or not the account exists or has a verified address: the lookup and the mail happen after the answer.
+         */
+        post: operations["forgotPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/password/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Set a new password with the token of a reset link; ends every session */
+        post: operations["resetPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/dev/mailbox": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Development only: the mails this server sent (404 anywhere else) */
+        get: operations["devMailbox"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -907,6 +1018,7 @@ export type components = {
             id: string;
             username: string;
             email: string | null;
+            email_verified: boolean;
             roles: string[];
             created_at: number;
             disabled: boolean;
@@ -987,9 +1099,19 @@ export type components = {
             refresh_expires_in: number;
             user: components["schemas"]["User"];
         };
+        /** @description A mail this development server sent (ENVIRONMENT=development only; it holds live links). */
+        DevMail: {
+            id: string;
+            from: string;
+            to: string;
+            subject: string;
+            text: string;
+            html: string;
+            at: number;
+        };
         Error: {
             /** @enum {string} */
-            error: "invalid_request" | "invalid_json" | "unauthorized" | "invalid_token" | "invalid_credentials" | "invalid_grant" | "insufficient_user_authentication" | "insufficient_scope" | "mfa_required" | "registration_closed" | "csrf_failed" | "forbidden" | "not_found" | "method_not_allowed" | "username_taken" | "conflict" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "misconfigured" | "internal_error" | "temporarily_unavailable" | "bad_gateway" | "gateway_timeout";
+            error: "invalid_request" | "invalid_json" | "invalid_link" | "unauthorized" | "invalid_token" | "invalid_credentials" | "invalid_grant" | "insufficient_user_authentication" | "insufficient_scope" | "mfa_required" | "email_unverified" | "registration_closed" | "csrf_failed" | "forbidden" | "not_found" | "method_not_allowed" | "username_taken" | "email_taken" | "email_already_verified" | "conflict" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "misconfigured" | "internal_error" | "temporarily_unavailable" | "bad_gateway" | "gateway_timeout";
             message: string;
         };
         /** @description RFC 7662: active with the token's claims, or only {"active": false} for any token that is not valid now. */
@@ -1106,6 +1228,7 @@ export type components = {
             id: string;
             username: string;
             email: string | null;
+            email_verified: boolean;
             roles: string[];
             created_at: number;
         };
@@ -1115,6 +1238,19 @@ export type components = {
         };
     };
     responses: {
+        /** @description `invalid_request`, `invalid_json`, `invalid_link` */
+        "400-invalid_json.invalid_link.invalid_request": {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"] & {
+                    /** @enum {unknown} */
+                    error?: "invalid_request" | "invalid_json" | "invalid_link";
+                };
+            };
+        };
         /** @description `invalid_request`, `invalid_json` */
         "400-invalid_json.invalid_request": {
             headers: {
@@ -1282,6 +1418,19 @@ export type components = {
                 };
             };
         };
+        /** @description `email_unverified`, `csrf_failed` */
+        "403-csrf_failed.email_unverified": {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"] & {
+                    /** @enum {unknown} */
+                    error?: "email_unverified" | "csrf_failed";
+                };
+            };
+        };
         /** @description `forbidden`, `csrf_failed` */
         "403-csrf_failed.forbidden": {
             headers: {
@@ -1404,6 +1553,32 @@ export type components = {
                 "application/json": components["schemas"]["Error"] & {
                     /** @enum {unknown} */
                     error?: "conflict";
+                };
+            };
+        };
+        /** @description `email_already_verified` */
+        "409-email_already_verified": {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"] & {
+                    /** @enum {unknown} */
+                    error?: "email_already_verified";
+                };
+            };
+        };
+        /** @description `email_taken` */
+        "409-email_taken": {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"] & {
+                    /** @enum {unknown} */
+                    error?: "email_taken";
                 };
             };
         };
@@ -1677,7 +1852,7 @@ export interface operations {
             };
             400: components["responses"]["400-invalid_json.invalid_request"];
             401: components["responses"]["401-invalid_credentials"];
-            403: components["responses"]["403-csrf_failed"];
+            403: components["responses"]["403-csrf_failed.email_unverified"];
             413: components["responses"]["413-payload_too_large"];
             415: components["responses"]["415-unsupported_media_type"];
             429: components["responses"]["429-rate_limited"];
@@ -1893,6 +2068,221 @@ export interface operations {
             403: components["responses"]["403-csrf_failed.forbidden"];
             404: components["responses"]["404-not_found"];
             413: components["responses"]["413-payload_too_large"];
+            500: components["responses"]["500-internal_error.misconfigured"];
+            503: components["responses"]["503-temporarily_unavailable"];
+        };
+    };
+    requestEmailVerification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A link is on its way (sent after the answer) */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        status: "sent";
+                    };
+                };
+            };
+            400: components["responses"]["400-invalid_request"];
+            401: components["responses"]["401-invalid_token.unauthorized"];
+            403: components["responses"]["403-csrf_failed.forbidden"];
+            409: components["responses"]["409-email_already_verified"];
+            413: components["responses"]["413-payload_too_large"];
+            429: components["responses"]["429-rate_limited"];
+            500: components["responses"]["500-internal_error.misconfigured"];
+            503: components["responses"]["503-temporarily_unavailable"];
+        };
+    };
+    verifyEmail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    token: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The address is verified (`changed`: it replaced the previous one) */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        email: string;
+                        /** @constant */
+                        email_verified: true;
+                        changed: boolean;
+                    };
+                };
+            };
+            400: components["responses"]["400-invalid_json.invalid_link.invalid_request"];
+            403: components["responses"]["403-csrf_failed"];
+            409: components["responses"]["409-email_taken"];
+            413: components["responses"]["413-payload_too_large"];
+            415: components["responses"]["415-unsupported_media_type"];
+            429: components["responses"]["429-rate_limited"];
+            500: components["responses"]["500-internal_error.misconfigured"];
+            503: components["responses"]["503-temporarily_unavailable"];
+        };
+    };
+    changeEmail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Format: email */
+                    new_email: string;
+                    current_password: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The confirmation link is on its way */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        status: "sent";
+                    };
+                };
+            };
+            400: components["responses"]["400-invalid_json.invalid_request"];
+            401: components["responses"]["401-invalid_credentials.invalid_token.unauthorized"];
+            403: components["responses"]["403-csrf_failed.forbidden"];
+            409: components["responses"]["409-email_already_verified"];
+            413: components["responses"]["413-payload_too_large"];
+            415: components["responses"]["415-unsupported_media_type"];
+            429: components["responses"]["429-rate_limited"];
+            500: components["responses"]["500-internal_error.misconfigured"];
+            503: components["responses"]["503-temporarily_unavailable"];
+        };
+    };
+    forgotPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Format: email */
+                    email?: string;
+                    username?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        status: "accepted";
+                        message: string;
+                    };
+                };
+            };
+            400: components["responses"]["400-invalid_json.invalid_request"];
+            403: components["responses"]["403-csrf_failed"];
+            413: components["responses"]["413-payload_too_large"];
+            415: components["responses"]["415-unsupported_media_type"];
+            429: components["responses"]["429-rate_limited"];
+            500: components["responses"]["500-internal_error.misconfigured"];
+            503: components["responses"]["503-temporarily_unavailable"];
+        };
+    };
+    resetPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    token: string;
+                    new_password: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The password is changed, every session ended, a notice mailed */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["400-invalid_json.invalid_link.invalid_request"];
+            403: components["responses"]["403-csrf_failed"];
+            413: components["responses"]["413-payload_too_large"];
+            415: components["responses"]["415-unsupported_media_type"];
+            429: components["responses"]["429-rate_limited"];
+            500: components["responses"]["500-internal_error.misconfigured"];
+            503: components["responses"]["503-temporarily_unavailable"];
+        };
+    };
+    devMailbox: {
+        parameters: {
+            query?: {
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Newest first */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        messages: components["schemas"]["DevMail"][];
+                    };
+                };
+            };
+            400: components["responses"]["400-invalid_request"];
+            404: components["responses"]["404-not_found"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -2533,7 +2923,7 @@ export interface operations {
             };
             400: components["responses"]["400-invalid_json.invalid_request"];
             401: components["responses"]["401-invalid_credentials"];
-            403: components["responses"]["403-csrf_failed"];
+            403: components["responses"]["403-csrf_failed.email_unverified"];
             413: components["responses"]["413-payload_too_large"];
             415: components["responses"]["415-unsupported_media_type"];
             429: components["responses"]["429-rate_limited"];

@@ -18,9 +18,10 @@ export const NON_INHERITED_BINDINGS = [
   ['r2_buckets', 'binding'],
   ['queues.producers', 'binding'],
   ['analytics_engine_datasets', 'binding'],
+  ['send_email', 'name'],
 ];
 /** The Worker reads these; an environment without them can only answer 500. */
-export const REQUIRED_BINDINGS = { d1_databases: ['DB'], kv_namespaces: ['KV'] };
+export const REQUIRED_BINDINGS = { d1_databases: ['DB'], kv_namespaces: ['KV'], send_email: ['EMAIL'] };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const HEX32 = /^[0-9a-f]{32}$/i;

@@ -22,3 +22,6 @@ interface KVNamespace<Key extends string = string> {
 interface RateLimit {
   limit(options: { key: string }): Promise<{ success: boolean }>;
 }
+interface SendEmail {
+  send(message: { to: string; from: string; subject: string; text?: string; html?: string }): Promise<unknown>;
+}

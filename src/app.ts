@@ -27,6 +27,7 @@ import { adminRoutes } from './routes/admin';
 import { apiRoutes } from './routes/api';
 import { apiKeyRoutes } from './routes/api-keys';
 import { authRoutes } from './routes/auth';
+import { emailRoutes } from './routes/email';
 import { wellKnownRoutes } from './routes/well-known';
 
 export interface AppDeps {
@@ -99,6 +100,7 @@ export function createApp(deps: AppDeps = {}) {
   app.route('/auth/mfa', mfaRoutes);
   app.route('/auth/passkeys', passkeyRoutes);
   app.route('/auth/passkey', passkeySignInRoutes);
+  app.route('/auth', emailRoutes);
   app.route('/auth', authRoutes);
   app.route('/api', apiRoutes);
   app.route('/admin/keys', adminKeyRoutes);

@@ -21,6 +21,11 @@ export interface Env {
   RL_LOGIN_USER?: RateLimit;
   RL_REGISTER_IP?: RateLimit;
   RL_REFRESH_IP?: RateLimit;
+  /** Every route that sends mail, per client address and per destination address (docs/email.md). */
+  RL_EMAIL_IP?: RateLimit;
+  RL_EMAIL_ADDRESS?: RateLimit;
+  /** Cloudflare Email Service ([[send_email]] name = "EMAIL"): required to serve the routes that send mail. */
+  EMAIL?: SendEmail;
   ENVIRONMENT?: string;
   JWT_ALG?: string;
   JWT_ISSUER?: string;
@@ -39,6 +44,11 @@ export interface Env {
   WEBAUTHN_RP_NAME?: string;
   WEBAUTHN_ORIGINS?: string;
   REQUIRE_MFA_FOR_ADMINS?: string;
+  APP_URL?: string;
+  APP_NAME?: string;
+  MAIL_FROM?: string;
+  EMAIL_TOKEN_TTL?: string;
+  REQUIRE_VERIFIED_EMAIL?: string;
   JWT_SECRET?: string;
   KEY_ENCRYPTION_KEY?: string;
 }
@@ -62,6 +72,8 @@ export interface Config {
   webauthn: { rpId: string; rpName: string; origins: string[] };
   /** The admin API refuses administrators whose sign-in had no second factor (403 mfa_required). */
   requireMfaForAdmins: boolean;
+  /** Account mail (docs/email.md): link base, product name, sender, token lifetime, login rule. */
+  email: { appUrl: string; appName: string; from: string; tokenTtl: number; requireVerified: boolean };
   /** HS256 key material from the JWT_SECRET secret, when set. */
   jwtSecret: string | undefined;
   keyEncryptionKey: string;
@@ -112,6 +124,11 @@ const SETTINGS = [
   'WEBAUTHN_RP_NAME',
   'WEBAUTHN_ORIGINS',
   'REQUIRE_MFA_FOR_ADMINS',
+  'APP_URL',
+  'APP_NAME',
+  'MAIL_FROM',
+  'EMAIL_TOKEN_TTL',
+  'REQUIRE_VERIFIED_EMAIL',
 ] as const satisfies readonly (keyof Env)[];
 
 function int(env: Env, name: keyof Env, fallback: number, min: number, max: number, unit = 'seconds'): number {
@@ -223,6 +240,8 @@ export function parseConfig(env: Env): Config {
   const requireMfaRaw = (env.REQUIRE_MFA_FOR_ADMINS ?? 'false').trim() || 'false';
   if (requireMfaRaw !== 'true' && requireMfaRaw !== 'false') throw new ConfigError('REQUIRE_MFA_FOR_ADMINS', 'must be true or false');
 
+  const email = parseEmail(env, issuerUrl, strict, why);
+
   const jwtSecret = secret(env, 'JWT_SECRET', false);
   const keyEncryptionKey = secret(env, 'KEY_ENCRYPTION_KEY', true)!;
   if (jwtSecret !== undefined && jwtSecret === keyEncryptionKey) {
@@ -244,9 +263,38 @@ export function parseConfig(env: Env): Config {
     auditRetentionDays,
     webauthn,
     requireMfaForAdmins: requireMfaRaw === 'true',
+    email,
     jwtSecret,
     keyEncryptionKey,
   } satisfies Config;
+}
+
+/** Bounds of EMAIL_TOKEN_TTL: long enough to open a mail, short enough that a leaked link dies. */
+export const EMAIL_TOKEN_TTL_MIN = 300;
+export const EMAIL_TOKEN_TTL_MAX = 86_400;
+// A plain addr-spec without a display name: it goes into the binding's `from` as is.
+const MAIL_FROM_PATTERN = /^[^\s@<>"(),;:]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$|^[^\s@<>"(),;:]+@localhost$/;
+
+/**
+ * Mail settings. Links point to APP_URL (the SPA; the issuer's origin when unset), which must be
+ * https:// and public outside development, since the link carries a credential. MAIL_FROM defaults to
+ * no-reply@ the issuer's host; production needs it on a domain onboarded to Email Service.
+ */
+function parseEmail(env: Env, issuerUrl: URL, strict: boolean, why: string): Config['email'] {
+  const appRaw = (env.APP_URL ?? '').trim();
+  const appUrl = appRaw ? parseUrl('APP_URL', appRaw) : new URL(issuerUrl.origin);
+  if (appRaw && (appUrl.search || appUrl.hash)) throw new ConfigError('APP_URL', 'must not carry a query or fragment');
+  if (strict && appUrl.protocol !== 'https:') throw new ConfigError('APP_URL', `must be an https:// URL outside development (${why})`);
+  if (strict && LOOPBACK_HOSTS.has(appUrl.hostname)) throw new ConfigError('APP_URL', `must be the SPA's public URL, not a loopback address (${why})`);
+  const appName = (env.APP_NAME ?? '').trim() || 'edge-auth';
+  if (appName.length > 64 || /[\u0000-\u001f\u007f]/.test(appName)) throw new ConfigError('APP_NAME', 'must be at most 64 characters, without control characters');
+  const from = (env.MAIL_FROM ?? '').trim() || `no-reply@${issuerUrl.hostname}`;
+  if (!MAIL_FROM_PATTERN.test(from)) throw new ConfigError('MAIL_FROM', `"${from}" must be a plain address (name@domain)`);
+  const tokenTtl = int(env, 'EMAIL_TOKEN_TTL', 1800, EMAIL_TOKEN_TTL_MIN, EMAIL_TOKEN_TTL_MAX);
+  const requireRaw = (env.REQUIRE_VERIFIED_EMAIL ?? 'false').trim() || 'false';
+  if (requireRaw !== 'true' && requireRaw !== 'false') throw new ConfigError('REQUIRE_VERIFIED_EMAIL', 'must be true or false');
+  // Links are built by appending a path: keep the base without a trailing slash.
+  return { appUrl: appUrl.href.replace(/\/+$/, ''), appName, from, tokenTtl, requireVerified: requireRaw === 'true' };
 }
 
 // A registrable domain name (WebAuthn section 5.1.2 "RP ID"): lower-case labels, no scheme or port.

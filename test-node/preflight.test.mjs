@@ -87,6 +87,13 @@ describe('pre-flight refusals', () => {
     assert.match(result.problems[0].message, /has no KV binding: bindings are not inherited/);
   });
 
+  it('refuses an environment without the send_email binding (account mail, docs/email.md)', () => {
+    const toml = edit(filledToml(), '[[env.production.send_email]]\nname = "EMAIL"', '[[env.production.send_email]]\nname = "MAIL"');
+    const result = checkConfig(inputFor(toml, 'production'));
+    assert.deepEqual(settings(result), ['env.production.send_email']);
+    assert.match(result.problems[0].message, /has no EMAIL binding: bindings are not inherited/);
+  });
+
   it('refuses an environment missing a rate-limit binding the top level has', () => {
     const toml = edit(filledToml(), '[dev]\n', '[[ratelimits]]\nname = "TEST_ONLY_RL"\nnamespace_id = "9001"\nsimple = { limit = 5, period = 60 }\n\n[dev]\n');
     const result = checkConfig(inputFor(toml, 'staging'));

@@ -158,7 +158,7 @@ describe('admin users', () => {
     expect(all.users.map((u) => u.username)).toEqual([`${prefix}_a`, ...names.slice(0, 6), `${prefix}_m`, names[6]]);
     expect(all.next_cursor).toBeNull();
     expect(Object.keys(all.users[0]!).sort()).toEqual(
-      ['created_at', 'disabled', 'email', 'failed_logins', 'id', 'locked_until', 'roles', 'updated_at', 'username'].sort(),
+      ['created_at', 'disabled', 'email', 'email_verified', 'failed_logins', 'id', 'locked_until', 'roles', 'updated_at', 'username'].sort(),
     );
   });
 

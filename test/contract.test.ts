@@ -9,7 +9,7 @@ import { Client, testEnv } from './helpers';
 
 const json = (body: unknown, status: number, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json', 'X-Request-Id': 'r', ...headers } });
-const user = { id: 'u', username: 'alice', email: null, roles: [], created_at: 1 };
+const user = { id: 'u', username: 'alice', email: null, email_verified: false, roles: [], created_at: 1 };
 
 describe('the contract checker', () => {
   it('accepts a documented answer', async () => {

@@ -45,7 +45,7 @@ describe.each(ALGS)('core with %s', (alg) => {
     const reg = await c.request('POST', '/auth/register', { json: { username: 'Alice_' + alg, password: 'correct horse battery', email: 'a@example.com' } });
     expect(reg.status).toBe(201);
     const { user } = (await reg.json()) as { user: Record<string, unknown> };
-    expect(Object.keys(user).sort()).toEqual(['created_at', 'email', 'id', 'roles', 'username']);
+    expect(Object.keys(user).sort()).toEqual(['created_at', 'email', 'email_verified', 'id', 'roles', 'username']);
     expect(user).toMatchObject({ username: 'Alice_' + alg, email: 'a@example.com', roles: [] });
     expect(reg.headers.get('Cache-Control')).toBe('no-store');
 

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_STATUS } from '../src/errors';
 import { verifyToken } from '../src/rpc';
 import { USERNAME_PATTERN } from '../src/lib/validation';
+import { CapturedMail } from './email-helpers';
 import { Client, testEnv, uniqueName, type TokenBody } from './helpers';
 
 // Runs per property: several thousand cases in all (the file's duration is printed by vitest).
@@ -184,7 +185,7 @@ const drop = (key: string) => fc.constant((o: Record<string, unknown>) => {
   return rest;
 });
 // Never a field some endpoint accepts: adding one could make a body valid.
-const FIELDS = ['username', 'password', 'email', 'mode', 'refresh_token', 'current_password', 'new_password', 'roles', 'disabled'];
+const FIELDS = ['username', 'password', 'email', 'mode', 'refresh_token', 'current_password', 'new_password', 'roles', 'disabled', 'token', 'new_email'];
 const extraKey = fc
   .tuple(fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom('__proto__', 'constructor', 'admin', 'roles', 'id')).filter((k) => !FIELDS.includes(k)), anyJson)
   .map(([k, v]) => (o: Record<string, unknown>) => {
@@ -324,6 +325,8 @@ const PROTECTED: { method: string; path: () => string; body?: string }[] = [
   { method: 'POST', path: () => '/auth/logout' },
   { method: 'POST', path: () => '/auth/logout-all' },
   { method: 'POST', path: () => '/auth/password', body: '{"current_password":"x","new_password":"yyyyyyyy"}' },
+  { method: 'POST', path: () => '/auth/email/verify/request' },
+  { method: 'POST', path: () => '/auth/email', body: '{"new_email":"fuzz@example.com","current_password":"x"}' },
   { method: 'GET', path: () => '/api/private' },
   { method: 'GET', path: () => '/api/admin' },
   { method: 'GET', path: () => '/admin/keys' },
@@ -360,7 +363,17 @@ const none = (): fc.Arbitrary<[string, string][]> => fc.constant([]);
  * A 429 is therefore never an accepted answer here.
  */
 const ADMIT_ALL = { limit: async () => ({ success: true }) } as unknown as RateLimit;
-const unthrottled = () => ({ ...testEnv(), RL_LOGIN_IP: ADMIT_ALL, RL_LOGIN_USER: ADMIT_ALL, RL_REGISTER_IP: ADMIT_ALL, RL_REFRESH_IP: ADMIT_ALL });
+// The mail routes' binding is captured (test/email-helpers.ts): a rejected request must send nothing.
+const mailbox = new CapturedMail();
+const unthrottled = () => ({
+  ...testEnv({ EMAIL: mailbox as unknown as SendEmail }),
+  RL_LOGIN_IP: ADMIT_ALL,
+  RL_LOGIN_USER: ADMIT_ALL,
+  RL_REGISTER_IP: ADMIT_ALL,
+  RL_REFRESH_IP: ADMIT_ALL,
+  RL_EMAIL_IP: ADMIT_ALL,
+  RL_EMAIL_ADDRESS: ADMIT_ALL,
+});
 
 beforeAll(async () => {
   client = new Client(unthrottled());
@@ -483,6 +496,61 @@ describe('fuzz: every answer to a malformed request is a 4xx JSON error and chan
       await expectRejected(res, req, [400, 413, 415]);
     });
   });
+
+  // The mail routes (docs/email.md): one property each, and a rejected request sends no mail.
+  const linkToken = fc.oneof(fc.base64String({ minLength: 1, maxLength: 60 }), fc.string({ minLength: 1, maxLength: 128 }));
+  const badLinkToken = fc.oneof(nonString, fc.constant(''), fc.string({ minLength: 129, maxLength: 300 }));
+  const badEmail = fc.oneof(fc.string({ maxLength: 30 }).filter((e) => !/^[^@\s]+@[^@\s]+\.[a-z]{2,}$/i.test(e)), nonString, fc.constant(`${'a'.repeat(250)}@example.com`));
+  const badNewPassword = fc.oneof(nonString, fc.string({ maxLength: 7 }).filter((p) => new TextEncoder().encode(p).length < 8), overlong(1025));
+  const noMailSent = async (property: () => Promise<void>) => {
+    const before = mailbox.calls;
+    await property();
+    expect(mailbox.calls).toBe(before);
+  };
+
+  it('POST /auth/email/verify with malformed bodies and unknown link tokens: 400, no mail', () =>
+    noMailSent(async () => {
+      const verify = nearValid(fc.record({ token: linkToken }), fc.oneof(fc.constant((o: Record<string, unknown>) => o), drop('token'), set('token', badLinkToken), extraKey));
+      await fuzz('email-verify', post('/auth/email/verify', none(), badBodies(verify, () => false)), runs(250), async (res, req) => {
+        await expectRejected(res, req, [400, 413, 415]);
+      });
+    }));
+
+  it('POST /auth/password/reset with malformed bodies: 4xx before any hashing, no mail', () =>
+    noMailSent(async () => {
+      const reset = nearValid(fc.record({ token: linkToken, new_password: goodPassword }), fc.oneof(drop('token'), drop('new_password'), set('token', badLinkToken), set('new_password', badNewPassword), extraKey));
+      await fuzz('password-reset', post('/auth/password/reset', none(), badBodies(reset, (v) => plausible(v, ['token', 'new_password']))), runs(250), async (res, req) => {
+        await expectRejected(res, req, [400, 413, 415]);
+      });
+    }));
+
+  it('POST /auth/password/forgot with malformed bodies: 4xx, no mail', () =>
+    noMailSent(async () => {
+      const forgot = nearValid(
+        fc.record({ email: fc.constant('fuzz@example.com'), username: validUsername }, { requiredKeys: [] }),
+        fc.oneof(
+          fc.constant((o: Record<string, unknown>) => ({ ...o, email: 'fuzz@example.com', username: 'both-given' })),
+          fc.constant(() => ({})),
+          set('email', badEmail),
+          set('username', fc.oneof(nonString, fc.constant(''), fc.string({ minLength: 257, maxLength: 400 }))),
+          extraKey,
+        ),
+      );
+      await fuzz('password-forgot', post('/auth/password/forgot', none(), badBodies(forgot, (v) => plausible(v, ['email', 'username']))), runs(250), async (res, req) => {
+        await expectRejected(res, req, [400, 413, 415]);
+      });
+    }));
+
+  it('POST /auth/email with a valid token and malformed bodies: 4xx, no mail', () =>
+    noMailSent(async () => {
+      const change = nearValid(
+        fc.record({ new_email: fc.constant('fuzz-new@example.com'), current_password: goodPassword }),
+        fc.oneof(drop('new_email'), drop('current_password'), set('new_email', badEmail), set('current_password', fc.oneof(nonString, fc.constant(''), overlong(1025))), extraKey),
+      );
+      await fuzz('email-change', post('/auth/email', bearer(), badBodies(change, (v) => plausible(v, ['new_email', 'current_password']))), runs(250), async (res, req) => {
+        await expectRejected(res, req, [400, 413, 415]);
+      });
+    }));
 
   it('hostile X-API-Key headers on every protected route: 401 invalid_token, no storage read for a bad checksum', async () => {
     const keyish = fc.oneof(

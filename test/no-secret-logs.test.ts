@@ -8,6 +8,7 @@ import { decryptSecret } from '../src/crypto/encrypt';
 import { describeError } from '../src/lib/log';
 import { auditLog, sessions, signingKeys, users } from '../src/db/schema';
 import { LOCKOUT_THRESHOLD } from '../src/db/lockout';
+import { CapturedMail, tokenIn, verifiedUser } from './email-helpers';
 import { Client, testEnv, uniqueName, type Alg } from './helpers';
 
 const METHODS = ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const;
@@ -212,6 +213,51 @@ describe('machine clients', () => {
     expect(leaks(bodies.join('\n'), secrets), 'secrets in error bodies').toEqual([]);
     const audit = JSON.stringify(await db.select().from(auditLog).all());
     expect(audit).toContain('"client_secret_rotate"');
+    expect(leaks(audit, secrets), 'secrets in the audit log').toEqual([]);
+  });
+});
+
+describe('account mail', () => {
+  it('reset, verification and change tokens and their links appear in no log line, error body or audit row', async () => {
+    const mail = new CapturedMail();
+    const env = testEnv({ EMAIL: mail as unknown as SendEmail });
+    const c = new Client(env);
+    const db = drizzle(env.DB);
+    const secrets = new Set<string>(['correct horse battery', 'a brand new password']);
+    const bodies: string[] = [];
+    const user = await verifiedUser(c, mail);
+    for (const m of mail.sent) secrets.add(tokenIn(m));
+    await c.request('POST', '/auth/password/forgot', { json: { email: user.email } });
+    const reset = tokenIn(mail.last(user.email));
+    secrets.add(reset);
+    expect((await c.request('POST', '/auth/password/reset', { json: { token: reset, new_password: 'a brand new password' } })).status).toBe(204);
+    // Replayed, mistyped and expired-looking tokens: refused, echoed nowhere.
+    for (const res of [
+      await c.request('POST', '/auth/password/reset', { json: { token: reset, new_password: 'a brand new password' } }),
+      await c.request('POST', '/auth/password/reset', { json: { token: `${reset.slice(0, -1)}x`, new_password: 'a brand new password' } }),
+      await c.request('POST', '/auth/email/verify', { json: { token: reset } }),
+    ]) bodies.push(await res.text());
+    const { access_token } = await c.login(user.username, 'a brand new password');
+    secrets.add(access_token);
+    const next = `next-${user.email}`;
+    expect((await c.request('POST', '/auth/email', { token: access_token, json: { new_email: next, current_password: 'a brand new password' } })).status).toBe(202);
+    const change = tokenIn(mail.last(next));
+    secrets.add(change);
+    expect((await c.request('POST', '/auth/email/verify', { json: { token: change } })).status).toBe(200);
+    for (const m of mail.sent) {
+      const link = /https?:\/\/\S+#token=\S+/.exec(m.text)?.[0];
+      if (link) secrets.add(link);
+    }
+    const hashes = await env.DB.prepare('SELECT token_hash FROM email_tokens').all<{ token_hash: string }>();
+    for (const row of hashes.results) secrets.add(row.token_hash);
+
+    const log = captured.join('\n');
+    expect(log).toContain('"event":"auth.password_reset"');
+    expect(log).toContain('"event":"auth.email_change"');
+    expect(leaks(log, secrets), 'secrets in the console output').toEqual([]);
+    expect(leaks(bodies.join('\n'), secrets), 'secrets in error bodies').toEqual([]);
+    const audit = JSON.stringify(await db.select().from(auditLog).all());
+    expect(audit).toContain('"password_forgot"');
     expect(leaks(audit, secrets), 'secrets in the audit log').toEqual([]);
   });
 });

@@ -6,6 +6,7 @@
 import { AuthApiError, createEdgeAuthClient } from './edge-auth-api.js';
 import { createNotesPanel } from './notes.js';
 import { initMfa } from './mfa.js';
+import { initEmail } from './email.js';
 
 /** @typedef {import('./edge-auth-client.js').User} User */
 /** @typedef {import('./edge-auth-client.js').SessionInfo} SessionInfo */
@@ -114,7 +115,7 @@ function showSignedIn(user) {
   const rows = [
     ['id', user.id],
     ['username', user.username],
-    ['email', user.email ?? '–'],
+    ['email', user.email ? `${user.email}${user.email_verified ? ' (verified)' : ' (not verified)'}` : '–'],
     ['roles', user.roles.length ? user.roles.join(', ') : '–'],
     ['created', formatTime(user.created_at)],
   ];
@@ -128,6 +129,7 @@ function showSignedIn(user) {
       return [dt, dd];
     }),
   );
+  email.show(user);
   document.body.dataset.state = 'signed-in';
   void notes.load();
 }
@@ -209,6 +211,7 @@ async function signedIn(grant) {
 }
 
 const mfa = initMfa({ auth, el: $, busy, log, setStatus, signedIn });
+const email = initEmail({ auth, el: $, busy, log, setStatus, reload: () => boot() });
 
 async function callPrivate() {
   const out = $('private-result');

@@ -3,6 +3,7 @@
 // still escaped as an SQL string literal, never pasted raw.
 import { coverSeconds, KV_MIN_TTL_SECONDS, sessionKey } from '../../src/tokens/revocation-plan';
 import { ACCESS_TOKEN_TTL_MAX, CLOCK_LEEWAY_MAX } from '../../src/config';
+import { normalizeEmail } from '../../src/lib/email';
 
 /** An SQL string literal: quotes doubled; NUL refused (SQLite would cut the string there). */
 export function sqlString(value: string): string {
@@ -52,9 +53,10 @@ FROM users WHERE ${created ? `id = ${sqlString(u.id)}` : `username_key = ${sqlSt
 export function insertUserSql(u: UserWrite): string {
   const now = sqlInt(u.now);
   const email = u.email === undefined ? 'NULL' : sqlString(u.email);
+  const emailKey = u.email === undefined ? 'NULL' : sqlString(normalizeEmail(u.email).key);
   return [
-    `INSERT INTO users (id, username, username_key, username_skeleton, email, password_hash, roles, disabled, failed_logins, locked_until, created_at, updated_at)
-VALUES (${sqlString(u.id)}, ${sqlString(u.username)}, ${sqlString(u.usernameKey)}, ${sqlString(u.usernameSkeleton)}, ${email}, ${sqlString(u.passwordHash)}, ${sqlString(JSON.stringify(u.roles ?? []))}, 0, 0, NULL, ${now}, ${now})
+    `INSERT INTO users (id, username, username_key, username_skeleton, email, email_key, password_hash, roles, disabled, failed_logins, locked_until, created_at, updated_at)
+VALUES (${sqlString(u.id)}, ${sqlString(u.username)}, ${sqlString(u.usernameKey)}, ${sqlString(u.usernameSkeleton)}, ${email}, ${emailKey}, ${sqlString(u.passwordHash)}, ${sqlString(JSON.stringify(u.roles ?? []))}, 0, 0, NULL, ${now}, ${now})
 ON CONFLICT DO NOTHING;`,
     auditSql(u, true),
   ].join('\n');
@@ -62,8 +64,8 @@ ON CONFLICT DO NOTHING;`,
 
 /**
  * Updates the existing user of that name (never a look-alike): sets the password (and roles/email
- * when given), enables and unlocks the account, ends its sessions (as a password change does) and
- * audits it. Only with --update-existing.
+ * when given; a new email is unverified), enables and unlocks the account, ends its sessions and
+ * voids its reset links (as a password change does) and audits it. Only with --update-existing.
  */
 export function updateUserSql(u: UserWrite): string {
   const now = sqlInt(u.now);
@@ -72,6 +74,9 @@ export function updateUserSql(u: UserWrite): string {
     `UPDATE users SET password_hash = ${sqlString(u.passwordHash)},
   roles = ${u.roles === undefined ? 'roles' : sqlString(JSON.stringify(u.roles))},
   email = ${u.email === undefined ? 'email' : sqlString(u.email)},
+  email_key = ${u.email === undefined ? 'email_key' : sqlString(normalizeEmail(u.email).key)},
+  email_verified_at = ${u.email === undefined ? 'email_verified_at' : 'NULL'},
+  password_generation = password_generation + 1,
   disabled = 0, failed_logins = 0, locked_until = NULL, updated_at = ${now}
 WHERE username_key = ${key};`,
     `UPDATE sessions SET revoked_at = ${now}, revoked_reason = ${sqlString(CLI_REASON)} WHERE user_id = (SELECT id FROM users WHERE username_key = ${key}) AND revoked_at IS NULL;`,

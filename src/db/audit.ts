@@ -40,7 +40,13 @@ export type AuditEvent =
   | 'passkey_register'
   | 'passkey_rename'
   | 'passkey_delete'
-  | 'passkey_login';
+  | 'passkey_login'
+  | 'email_verify_request'
+  | 'email_verify'
+  | 'email_change_request'
+  | 'email_change'
+  | 'password_forgot'
+  | 'password_reset';
 
 export interface AuditEntry {
   event: AuditEvent;

@@ -6,7 +6,7 @@
 // LOCKOUT_THRESHOLD of them are ever verified before the lock holds, however many arrive at once
 // (a read-then-write would let a burst of parallel guesses all pass the check). A verified
 // password resets the count; a failed one has already been counted.
-import { and, eq, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
+import { and, eq, isNotNull, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { users, type UserRow } from './schema';
 
@@ -84,6 +84,14 @@ async function admitAttempt(db: D1Database, where: SQL, now: number): Promise<At
 /** A login attempt for the (normalised, lower-cased) username key. */
 export function admitLoginAttempt(db: D1Database, usernameKey: string, now: number): Promise<AttemptOutcome> {
   return admitAttempt(db, eq(users.usernameKey, usernameKey), now);
+}
+
+/**
+ * A login attempt by email address: only an address verified on the account signs in (one account
+ * per verified address: users_verified_email_unique), anything else is an unknown user.
+ */
+export function admitEmailLoginAttempt(db: D1Database, emailKey: string, now: number): Promise<AttemptOutcome> {
+  return admitAttempt(db, and(eq(users.emailKey, emailKey), isNotNull(users.emailVerifiedAt))!, now);
 }
 
 /** A password check of a known account (the current password of a password change). */

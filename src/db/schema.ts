@@ -18,6 +18,19 @@ export const users = sqliteTable(
      */
     usernameSkeleton: text('username_skeleton'),
     email: text('email'),
+    /**
+     * `email` normalised (lib/email.ts normalizeEmail: trimmed, NFKC, lower-cased): how addresses
+     * are compared. Unique among verified addresses (one account per address), so an unverified
+     * claim on someone else's address blocks nobody and reveals nothing at registration.
+     */
+    emailKey: text('email_key'),
+    /** When the address in `email` was proven by a link sent to it; null while unverified. */
+    emailVerifiedAt: integer('email_verified_at'),
+    /**
+     * Bumped on every password change or reset (not on a rehash of the same password): a reset
+     * token carries the generation it was issued under and is void once it moved on.
+     */
+    passwordGeneration: integer('password_generation').notNull().default(0),
     /** PHC string ($argon2id$v=19$m=...,t=...,p=...$salt$hash). */
     passwordHash: text('password_hash').notNull(),
     /** JSON array of role names. */
@@ -28,7 +41,11 @@ export const users = sqliteTable(
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },
-  (t) => [uniqueIndex('users_username_key_unique').on(t.usernameKey), uniqueIndex('users_username_skeleton_unique').on(t.usernameSkeleton)],
+  (t) => [
+    uniqueIndex('users_username_key_unique').on(t.usernameKey),
+    uniqueIndex('users_username_skeleton_unique').on(t.usernameSkeleton),
+    uniqueIndex('users_verified_email_unique').on(t.emailKey).where(sql`email_verified_at IS NOT NULL`),
+  ],
 );
 
 export const sessions = sqliteTable(
@@ -135,6 +152,34 @@ export const oauthClients = sqliteTable('oauth_clients', {
   updatedAt: integer('updated_at').notNull(),
 });
 
+/**
+ * Single-use tokens sent by email (docs/email.md): only their SHA-256 is stored. `email` is the
+ * address the link went to (verify: the account's address; change: the new one; reset: the
+ * verified address), `email_key` its normalised form, which the per-address throttle counts.
+ */
+export const emailTokens = sqliteTable(
+  'email_tokens',
+  {
+    tokenHash: text('token_hash').primaryKey(),
+    kind: text('kind', { enum: ['verify', 'reset', 'change'] }).notNull(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    email: text('email').notNull(),
+    emailKey: text('email_key').notNull(),
+    /** users.password_generation when issued: a reset token is void once the password changed. */
+    passwordGeneration: integer('password_generation').notNull(),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    usedAt: integer('used_at'),
+  },
+  (t) => [
+    index('email_tokens_address_idx').on(t.emailKey, t.createdAt),
+    index('email_tokens_user_idx').on(t.userId, t.kind),
+    index('email_tokens_expires_idx').on(t.expiresAt),
+  ],
+);
+
 export const auditLog = sqliteTable(
   'audit_log',
   {
@@ -163,3 +208,4 @@ export type SigningKeyRow = typeof signingKeys.$inferSelect;
 export type AuditRow = typeof auditLog.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type OAuthClientRow = typeof oauthClients.$inferSelect;
+export type EmailTokenRow = typeof emailTokens.$inferSelect;

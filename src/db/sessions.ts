@@ -192,7 +192,8 @@ export async function setPasswordEndingSessions(
 ): Promise<RevokedRow[]> {
   const d = drizzle(db);
   const [, revoked] = await d.batch([
-    d.update(users).set({ passwordHash, updatedAt: now }).where(eq(users.id, userId)),
+    // A new generation voids every reset link issued before (db/email-tokens.ts).
+    d.update(users).set({ passwordHash, passwordGeneration: sql`${users.passwordGeneration} + 1`, updatedAt: now }).where(eq(users.id, userId)),
     d
       .update(sessions)
       .set({ revokedAt: now, revokedReason: 'password_change' })
@@ -200,6 +201,36 @@ export async function setPasswordEndingSessions(
       .returning(revokedColumns),
   ]);
   return revoked;
+}
+
+/**
+ * A password reset by email link: the new hash, the next password generation (voiding every other
+ * reset link), the lockout cleared (the mailbox's owner proved themselves), and every session of the
+ * user ended, in one batch. Only if the generation is still the one the consumed token carried, so
+ * a password changed meanwhile wins; `changed` says whether the password was set.
+ */
+export async function resetPasswordEndingSessions(
+  db: D1Database,
+  userId: string,
+  passwordHash: string,
+  generation: number,
+  now: number,
+): Promise<{ changed: boolean; revoked: RevokedRow[] }> {
+  const d = drizzle(db);
+  const [updated, revoked] = await d.batch([
+    d
+      .update(users)
+      .set({ passwordHash, passwordGeneration: generation + 1, failedLogins: 0, lockedUntil: null, updatedAt: now })
+      .where(and(eq(users.id, userId), eq(users.passwordGeneration, generation)))
+      .returning({ id: users.id }),
+    d
+      .update(sessions)
+      .set({ revokedAt: now, revokedReason: 'password_reset' })
+      // Only if the statement above stored this (salted, so unique) hash.
+      .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), sql`EXISTS (SELECT 1 FROM users WHERE users.id = ${userId} AND users.password_hash = ${passwordHash})`))
+      .returning(revokedColumns),
+  ]);
+  return { changed: updated.length === 1, revoked };
 }
 
 export interface SessionView {

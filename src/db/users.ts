@@ -1,7 +1,8 @@
 // Users in D1. Usernames are unique case-insensitively through `username_key`.
-import { and, asc, eq, gt, gte, isNull, lt, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, gte, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { randomId } from '../crypto/random';
+import { normalizeEmail } from '../lib/email';
 import type { RevokedRow } from './sessions';
 import { sessions, users, type UserRow } from './schema';
 
@@ -10,6 +11,8 @@ export interface PublicUser {
   id: string;
   username: string;
   email: string | null;
+  /** Whether `email` was proven by a link sent to it (docs/email.md). */
+  email_verified: boolean;
   roles: string[];
   created_at: number;
 }
@@ -24,7 +27,14 @@ export function parseRoles(json: string): string[] {
 }
 
 export function toPublicUser(row: UserWithoutHash): PublicUser {
-  return { id: row.id, username: row.username, email: row.email, roles: parseRoles(row.roles), created_at: row.createdAt };
+  return {
+    id: row.id,
+    username: row.username,
+    email: row.email,
+    email_verified: row.email !== null && row.emailVerifiedAt !== null,
+    roles: parseRoles(row.roles),
+    created_at: row.createdAt,
+  };
 }
 
 /** What the admin API shows: the public user plus account state; still never a hash. */
@@ -42,6 +52,9 @@ const adminColumns = {
   usernameKey: users.usernameKey,
   usernameSkeleton: users.usernameSkeleton,
   email: users.email,
+  emailKey: users.emailKey,
+  emailVerifiedAt: users.emailVerifiedAt,
+  passwordGeneration: users.passwordGeneration,
   roles: users.roles,
   disabled: users.disabled,
   failedLogins: users.failedLogins,
@@ -112,6 +125,7 @@ export async function insertUser(db: D1Database, input: NewUser, now: number): P
       usernameKey: input.usernameKey,
       usernameSkeleton: input.usernameSkeleton,
       email: input.email,
+      emailKey: input.email === null ? null : normalizeEmail(input.email).key,
       passwordHash: input.passwordHash,
       roles: JSON.stringify(input.roles),
       createdAt: now,
@@ -201,7 +215,10 @@ export async function updateUser(
       .update(users)
       .set({
         ...(changes.roles !== undefined ? { roles: JSON.stringify(changes.roles) } : {}),
-        ...(changes.email !== undefined ? { email: changes.email } : {}),
+        // A new address is unverified until a link sent to it is opened.
+        ...(changes.email !== undefined
+          ? { email: changes.email, emailKey: changes.email === null ? null : normalizeEmail(changes.email).key, emailVerifiedAt: null }
+          : {}),
         ...(changes.disabled !== undefined ? { disabled: changes.disabled } : {}),
         updatedAt: now,
       })
@@ -244,4 +261,35 @@ export async function deleteUserReturningSessions(
     orm.delete(users).where(and(eq(users.id, id), guard)).returning({ id: users.id }),
   ]);
   return { deleted: deleted.length > 0, revoked };
+}
+
+/**
+ * Marks the address verified, only if it is still the account's address and no other account has
+ * verified it meanwhile (OR IGNORE: the partial unique index refuses a second verified holder).
+ * Returns 'verified', 'taken' (another account holds it verified) or 'stale' (the address changed).
+ */
+export async function markEmailVerified(db: D1Database, userId: string, emailKey: string, now: number): Promise<'verified' | 'taken' | 'stale'> {
+  const [updated, row] = await db.batch([
+    db.prepare('UPDATE OR IGNORE users SET email_verified_at = ?, updated_at = ? WHERE id = ? AND email_key = ? AND email_verified_at IS NULL').bind(now, now, userId, emailKey),
+    db.prepare('SELECT email_key, email_verified_at FROM users WHERE id = ?').bind(userId),
+  ]);
+  if ((updated?.meta.changes ?? 0) === 1) return 'verified';
+  const current = row?.results[0] as { email_key: string | null; email_verified_at: number | null } | undefined;
+  if (current?.email_key === emailKey && current.email_verified_at !== null) return 'verified'; // already, e.g. a second tab
+  return current?.email_key === emailKey ? 'taken' : 'stale';
+}
+
+/** Replaces the address by a confirmed one (verified at once); false when another account verified it first. */
+export async function applyEmailChange(db: D1Database, userId: string, email: string, emailKey: string, now: number): Promise<boolean> {
+  const result = await db
+    .prepare('UPDATE OR IGNORE users SET email = ?, email_key = ?, email_verified_at = ?, updated_at = ? WHERE id = ?')
+    .bind(email, emailKey, now, now, userId)
+    .run();
+  return (result.meta.changes ?? 0) === 1;
+}
+
+/** The account a reset is asked for: by username key, or by an address verified on it. */
+export async function findUserForReset(db: D1Database, by: { usernameKey: string } | { emailKey: string }): Promise<UserRow | undefined> {
+  const where = 'usernameKey' in by ? eq(users.usernameKey, by.usernameKey) : and(eq(users.emailKey, by.emailKey), isNotNull(users.emailVerifiedAt));
+  return drizzle(db).select().from(users).where(where).get();
 }

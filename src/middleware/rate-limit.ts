@@ -11,7 +11,7 @@ import { log } from '../lib/log';
 /** Every [[ratelimits]] binding in wrangler.toml has `period = 60`; a blocked caller retries after it. */
 export const RATE_LIMIT_PERIOD_SECONDS = 60;
 
-export type RateLimitBinding = 'RL_LOGIN_IP' | 'RL_LOGIN_USER' | 'RL_REGISTER_IP' | 'RL_REFRESH_IP';
+export type RateLimitBinding = 'RL_LOGIN_IP' | 'RL_LOGIN_USER' | 'RL_REGISTER_IP' | 'RL_REFRESH_IP' | 'RL_EMAIL_IP' | 'RL_EMAIL_ADDRESS';
 
 function binding(env: Env, name: RateLimitBinding): RateLimit {
   const value = env[name];
@@ -68,4 +68,17 @@ export function rateLimitByIp(name: RateLimitBinding): MiddlewareHandler<AppEnv>
     await enforceRateLimit(c, name, `ip:${clientBucket(c)}`);
     await next();
   };
+}
+
+/**
+ * Throttling of a route that sends mail (docs/email.md "Abuse"): per client address (RL_EMAIL_IP)
+ * and, when given, per destination (RL_EMAIL_ADDRESS, keyed by the normalised address or the
+ * account). The hard per-address budget is in D1 (db/email-tokens.ts); these are the cheap first line.
+ *
+ * @example
+ *   await throttleMail(c, `addr:${normalizeEmail(input.email).key}`);
+ */
+export async function throttleMail(c: Context<AppEnv>, destinationKey?: string): Promise<void> {
+  await enforceRateLimit(c, 'RL_EMAIL_IP', `ip:${clientBucket(c)}`);
+  if (destinationKey !== undefined) await enforceRateLimit(c, 'RL_EMAIL_ADDRESS', destinationKey);
 }

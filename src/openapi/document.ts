@@ -8,6 +8,7 @@ import { adminOperations } from './paths/admin';
 import { apiKeyOperations } from './paths/api-keys';
 import { apiOperations } from './paths/api';
 import { authOperations } from './paths/auth';
+import { emailOperations } from './paths/email';
 import { mfaOperations } from './paths/mfa';
 import { oauthOperations } from './paths/oauth';
 import { wellKnownOperations } from './paths/well-known';
@@ -17,6 +18,7 @@ import { ALWAYS, ERROR_HEADERS, type Credential, type Operation } from './spec';
 export const OPERATIONS: Operation[] = [
   ...apiOperations,
   ...authOperations,
+  ...emailOperations,
   ...apiKeyOperations,
   ...mfaOperations,
   ...adminOperations,
@@ -31,6 +33,7 @@ const TAGS: Record<string, string> = {
   Demo: 'Two protected routes that show what a token carries (README "Protecting routes").',
   'Sign-in': 'Register, sign in, refresh with rotation, sign out. Bearer mode returns tokens; cookie mode sets HttpOnly cookies.',
   Account: "The signed-in user's own account and sessions.",
+  'Account mail': 'Email verification, password reset and email change by single-use links (docs/email.md).',
   'API keys': 'Long-lived keys for scripts and services, acting as their user with a subset of its roles.',
   'Second factors': 'TOTP, recovery codes and the second step of a login (docs/mfa.md).',
   Passkeys: 'WebAuthn credentials: as a second factor or to sign in alone.',

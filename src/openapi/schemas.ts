@@ -15,7 +15,7 @@ function named<T extends z.ZodMiniType>(schema: T, name: string, description: st
 
 /** db/users.ts toPublicUser */
 export const User = named(
-  z.strictObject({ id, username: z.string(), email: z.nullable(z.string()), roles: z.array(z.string()), created_at: unix }),
+  z.strictObject({ id, username: z.string(), email: z.nullable(z.string()), email_verified: z.boolean(), roles: z.array(z.string()), created_at: unix }),
   'User',
   'What the API shows of a user: never a hash or a secret. Times are Unix seconds.',
 );
@@ -26,6 +26,7 @@ export const AdminUser = named(
     id,
     username: z.string(),
     email: z.nullable(z.string()),
+    email_verified: z.boolean(),
     roles: z.array(z.string()),
     created_at: unix,
     disabled: z.boolean(),
@@ -249,3 +250,10 @@ export function errorBody(codes: readonly string[]) {
 export function oauthErrorBody(codes: readonly string[]) {
   return z.strictObject({ error: z.enum(codes as [string, ...string[]]), error_description: z.optional(z.string()) });
 }
+
+/** mail/dev-mailbox.ts DevMail */
+export const DevMail = named(
+  z.strictObject({ id: z.string(), from: z.string(), to: z.string(), subject: z.string(), text: z.string(), html: z.string(), at: z.int() }),
+  'DevMail',
+  'A mail this development server sent (ENVIRONMENT=development only; it holds live links).',
+);

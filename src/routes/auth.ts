@@ -16,12 +16,19 @@ import { enforceRateLimit, rateLimitByIp, rateLimitPasswordCheck } from '../midd
 import { requireAuth } from '../middleware/require-auth';
 import * as auth from '../services/auth';
 import { sessionOfRefreshToken } from '../tokens/refresh';
+import { isEmailIdentifier, normalizeEmail } from '../lib/email';
+import { throttleMail } from '../middleware/rate-limit';
+import { transportOf } from '../mail/mailer';
+import { sendVerification } from '../services/email';
 
 export const RegisterBody = z.strictObject({ username, password, email: z.optional(email) });
+/** `username` may also be an email address verified on the account (docs/email.md). */
 export const LoginBody = z.strictObject({
   username: z.pipe(
     z.string({ error: 'username must be a string' }).check(z.maxLength(256, 'username is too long')),
-    z.transform((u: string) => ({ username: u.normalize('NFKC'), key: u.normalize('NFKC').toLowerCase() })),
+    z.transform((u: string): auth.LoginIdentifier =>
+      isEmailIdentifier(u) ? { kind: 'email', key: normalizeEmail(u).key } : { kind: 'username', username: u.normalize('NFKC'), key: u.normalize('NFKC').toLowerCase() },
+    ),
   ),
   password: loginPassword,
   mode: z.optional(z.enum(['bearer', 'cookie'], { error: 'mode must be "bearer" or "cookie"' })),
@@ -34,8 +41,8 @@ export const SessionId = z.uuid();
 /** Routes about the caller's own sign-in: an API key or a client token has no session to manage. */
 const sessionOnly = requireAuth({ subjects: ['user'] });
 
-export function deps(c: Context<AppEnv>): auth.AuthDeps {
-  return { env: c.env, config: c.get('config'), meta: requestMeta(c), now: c.get('now')() };
+export function deps(c: Context<AppEnv>): auth.AuthDeps & { defer: (work: Promise<unknown>) => void } {
+  return { env: c.env, config: c.get('config'), meta: requestMeta(c), now: c.get('now')(), defer: (work) => c.executionCtx.waitUntil(work) };
 }
 
 /** RFC 6749 section 5.1 shape; in cookie mode the tokens go only into Set-Cookie. */
@@ -61,14 +68,26 @@ export async function tokenResponse(c: Context<AppEnv>, issued: auth.Issued, mod
 export const authRoutes = new Hono<AppEnv>()
   .post('/register', rateLimitByIp('RL_REGISTER_IP'), async (c) => {
     const input = await readJson(c, RegisterBody);
-    const user = await auth.register(deps(c), input);
+    if (input.email === undefined && c.get('config').email.requireVerified) {
+      throw new AppError('invalid_request', 'email is required: sign-in needs a verified address (REQUIRE_VERIFIED_EMAIL).');
+    }
+    // The mail's binding and throttles first: a refused registration must not have created the account.
+    if (input.email !== undefined) {
+      transportOf(c.env);
+      await throttleMail(c, `addr:${normalizeEmail(input.email).key}`);
+    }
+    const d = deps(c);
+    const user = await auth.register(d, input);
+    if (user.email !== null) await sendVerification(d, { id: user.id, username: user.username, email: user.email, passwordGeneration: 0 });
     return c.json({ user }, 201);
   })
   .post('/login', rateLimitByIp('RL_LOGIN_IP'), async (c) => {
     const input = await readJson(c, LoginBody);
     // Per account as well, whichever addresses the guesses come from. Only names that could
     // exist: others are refused whatever the password, and the per-IP limit covers them.
-    if (USERNAME_PATTERN.test(input.username.username)) await enforceRateLimit(c, 'RL_LOGIN_USER', `user:${input.username.key}`);
+    const id = input.username;
+    if (id.kind === 'email') await enforceRateLimit(c, 'RL_LOGIN_USER', `email:${id.key}`);
+    else if (USERNAME_PATTERN.test(id.username)) await enforceRateLimit(c, 'RL_LOGIN_USER', `user:${id.key}`);
     const mode = input.mode ?? 'bearer';
     // Login CSRF: a cookie-mode login may only come from an allowed origin.
     if (mode === 'cookie' && !originAllowed(c)) throw new AppError('csrf_failed', 'Cross-site request refused: origin not allowed.');

@@ -3,7 +3,7 @@
 import type { Config, Env } from '../config';
 import { burnPasswordCheck, hashPassword, PasswordHashError, verifyPassword } from '../crypto/password';
 import { recordAudit, type AuditEvent } from '../db/audit';
-import { admitLoginAttempt, admitPasswordAttempt, clearFailedLogins, type AttemptOutcome } from '../db/lockout';
+import { admitEmailLoginAttempt, admitLoginAttempt, admitPasswordAttempt, clearFailedLogins, type AttemptOutcome } from '../db/lockout';
 import { commitLogin } from '../db/login';
 import { findUserById, insertUser, parseRoles, setPasswordHash, toPublicUser, type PublicUser } from '../db/users';
 import type { UserRow } from '../db/schema';
@@ -14,6 +14,8 @@ import type { RequestMeta } from '../lib/request-meta';
 import { USERNAME_PATTERN } from '../lib/validation';
 import { signAccessToken, type IssuedAccessToken } from '../tokens/access';
 import { startMfaLogin, type MfaPending } from '../mfa/pending';
+// A cycle (email.ts uses this module's audit and password check), used only at run time.
+import { sendVerification } from './email';
 import { keyRing } from '../tokens/keys';
 import { endSessions, endUserSessions, newSession, putSessionRecord, rotateRefreshToken, startSession, type IssuedRefresh } from '../tokens/refresh';
 
@@ -30,6 +32,8 @@ interface Deps {
   config: Config;
   meta: RequestMeta;
   now: number;
+  /** Background work after the answer (waitUntil): mail. Absent where nothing is sent. */
+  defer?: (work: Promise<unknown>) => void;
 }
 
 /** Hashing failures are logged by name only and surface as a generic 500: no detail leaks. */
@@ -97,10 +101,14 @@ async function issueFor(d: Deps, user: UserRow, session: IssuedRefresh): Promise
  * with the same hashing work and the same D1 round trips in each case, so neither the body nor
  * the timing tells which it was (docs/security.md "Account enumeration").
  */
-export async function login(d: Deps, input: { username: { username: string; key: string }; password: string }): Promise<Issued | MfaPending> {
-  const attempt: AttemptOutcome = USERNAME_PATTERN.test(input.username.username)
-    ? await admitLoginAttempt(d.env.DB, input.username.key, d.now)
-    : { kind: 'unknown' };
+export async function login(d: Deps, input: { username: LoginIdentifier; password: string }): Promise<Issued | MfaPending> {
+  const id = input.username;
+  const attempt: AttemptOutcome =
+    id.kind === 'email'
+      ? await admitEmailLoginAttempt(d.env.DB, id.key, d.now)
+      : USERNAME_PATTERN.test(id.username)
+        ? await admitLoginAttempt(d.env.DB, id.key, d.now)
+        : { kind: 'unknown' };
   if (attempt.kind !== 'admitted') {
     // A locked account's password is not checked at all: the answer cannot depend on it.
     await burnPasswordCheck(input.password).catch(() => undefined);
@@ -122,6 +130,10 @@ export async function login(d: Deps, input: { username: { username: string; key:
   if (!verified.ok || user.disabled) {
     await audit(d, { event: 'login', outcome: 'failure', subjectId: user.id, detail: failureDetail(verified.ok ? 'disabled' : 'bad_password', user, d.now) });
     throw new AppError('invalid_credentials');
+  }
+  if (needsVerifiedEmail(d, user)) {
+    await clearFailedLogins(d.env.DB, user.id); // the password was right: not a failed guess
+    await refuseUnverified(d, user);
   }
   // A second factor (src/mfa): the password only earns an mfa_token, and the failure count stays
   // until the factor is verified too, so knowing the password cannot reset the code-guessing lockout.
@@ -161,6 +173,7 @@ export async function login(d: Deps, input: { username: { username: string; key:
  * verified (password, roles, enabled).
  */
 export async function openSession(d: Deps, user: UserRow, amr: readonly string[] = ['pwd']): Promise<Issued> {
+  if (needsVerifiedEmail(d, user)) await refuseUnverified(d, user);
   const session = await startSession(d.env, d.config, user.id, { passwordHash: user.passwordHash, roles: user.roles }, d.meta, d.now, amr);
   if (!session) {
     await audit(d, { event: 'login', outcome: 'failure', subjectId: user.id, detail: { reason: 'changed_during_login' } });
@@ -168,6 +181,30 @@ export async function openSession(d: Deps, user: UserRow, amr: readonly string[]
   }
   await audit(d, { event: 'login', outcome: 'success', actorId: user.id, subjectId: user.id, detail: { session: session.sessionId, amr: [...amr] } });
   return issueFor(d, user, session);
+}
+
+/** A login identifier (routes/auth.ts LoginBody): a username, or an address verified on the account. */
+export type LoginIdentifier = { kind: 'username'; username: string; key: string } | { kind: 'email'; key: string };
+
+function needsVerifiedEmail(d: Deps, user: UserRow): boolean {
+  return d.config.email.requireVerified && (user.email === null || user.emailVerifiedAt === null);
+}
+
+/**
+ * REQUIRE_VERIFIED_EMAIL: refused after the password (or passkey) check, so the answer tells nothing
+ * to someone without it, and before the second factor (decided in docs/email.md). A new link goes
+ * to the address (in the background, within its hourly budget), so the user is never stuck.
+ */
+async function refuseUnverified(d: Deps, user: UserRow): Promise<never> {
+  await audit(d, { event: 'login', outcome: 'failure', subjectId: user.id, detail: { reason: 'email_unverified' } });
+  if (user.email === null) throw new AppError('email_unverified', 'This account has no email address to verify; ask an administrator to add one.');
+  const { defer } = d;
+  if (defer) {
+    await sendVerification({ ...d, defer }, { ...user, email: user.email }).catch((err: unknown) => {
+      logAuthEvent(d.meta.requestId, 'email_verify_request', 'failure', { userId: user.id, reason: err instanceof AppError ? err.code : 'error' });
+    });
+  }
+  throw new AppError('email_unverified');
 }
 
 /** The audit detail of a counted failure: how many in a row, and the lock it started, if any. */

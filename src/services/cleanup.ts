@@ -6,10 +6,12 @@
 // - retired signing keys whose overlap has passed (tokens/keys.ts);
 // - API keys revoked or expired more than a day ago (their KV copies are gone by then: deleted at
 //   revocation, expired with the key);
-// - mfa_tokens and WebAuthn challenges past their expiry (src/mfa/challenges.ts).
+// - mfa_tokens and WebAuthn challenges past their expiry (src/mfa/challenges.ts);
+// - email link tokens past their expiry and out of the per-address throttle's hour (db/email-tokens.ts).
 // Deletes run in bounded batches (D1 limits a statement's work and a Worker's wall time), up to a
 // cap per run; whatever is left waits for the next run.
 import type { Config } from '../config';
+import { MAIL_THROTTLE_WINDOW_SECONDS } from '../db/email-tokens';
 import { purgeRetiredKeys } from '../tokens/keys';
 
 export const CLEANUP_BATCH_SIZE = 500;
@@ -23,6 +25,7 @@ export interface CleanupResult {
   keys: number;
   apiKeys: number;
   mfaChallenges: number;
+  emailTokens: number;
   /** True when a cap was reached: more is left for the next run. */
   capped: boolean;
 }
@@ -65,12 +68,15 @@ export async function runCleanup(db: D1Database, config: Config, now: number, li
   const keys = await purgeRetiredKeys(db, now);
   const apiKeys = await deleteInBatches(db, 'api_keys', '(revoked_at IS NOT NULL AND revoked_at < ?) OR expires_at < ?', [now - DAY_SECONDS, now - DAY_SECONDS], l);
   const mfaChallenges = await deleteInBatches(db, 'mfa_challenges', 'expires_at < ?', [now], l);
+  // Kept for the hour the per-address throttle counts, even when used or expired sooner.
+  const emailTokens = await deleteInBatches(db, 'email_tokens', 'expires_at < ? AND created_at < ?', [now, now - MAIL_THROTTLE_WINDOW_SECONDS], l);
   return {
     sessions: sessions.total,
     audit: audit.total,
     keys,
     apiKeys: apiKeys.total,
     mfaChallenges: mfaChallenges.total,
-    capped: sessions.capped || audit.capped || apiKeys.capped || mfaChallenges.capped,
+    emailTokens: emailTokens.total,
+    capped: sessions.capped || audit.capped || apiKeys.capped || mfaChallenges.capped || emailTokens.capped,
   };
 }

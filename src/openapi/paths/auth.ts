@@ -25,15 +25,15 @@ export const authOperations = [
     path: '/auth/login',
     operationId: 'login',
     tag: 'Sign-in',
-    summary: 'Sign in with a username and password',
+    summary: 'Sign in with a username (or a verified email address) and password',
     description:
-      '`mode: "cookie"` sets the session cookies instead of returning the tokens (allowed origins only). With a second factor enabled, the answer is an MfaChallenge. One answer for an unknown user, a wrong password, a disabled or a locked account.',
+      '`mode: "cookie"` sets the session cookies instead of returning the tokens (allowed origins only). With a second factor enabled, the answer is an MfaChallenge. One answer for an unknown user, a wrong password, a disabled or a locked account. With REQUIRE_VERIFIED_EMAIL, a right password on an unverified address answers 403 email_unverified (and mails a new link).',
     security: [],
     body: routes.LoginBody,
     responses: {
       200: { description: 'Signed in (tokens in the body, or cookies), or a second factor is needed', schema: z.union([TokenGrant, CookieGrant, MfaChallenge]), setsCookies: true },
     },
-    errors: errors(ERRORS.json, ERRORS.throttled, 'invalid_credentials', 'csrf_failed'),
+    errors: errors(ERRORS.json, ERRORS.throttled, 'invalid_credentials', 'email_unverified', 'csrf_failed'),
   }),
   op({
     method: 'post',

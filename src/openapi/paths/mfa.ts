@@ -168,6 +168,6 @@ export const mfaOperations = [
     security: [],
     body: passkeys.LoginBody,
     responses: { 200: { description: 'Signed in', schema: grant, setsCookies: true } },
-    errors: errors(ERRORS.json, ERRORS.throttled, 'invalid_credentials', 'csrf_failed'),
+    errors: errors(ERRORS.json, ERRORS.throttled, 'invalid_credentials', 'email_unverified', 'csrf_failed'),
   }),
 ];
