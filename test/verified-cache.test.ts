@@ -9,8 +9,9 @@ import { eq } from 'drizzle-orm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { withLowS } from '../src/crypto/ecdsa';
 import { users } from '../src/db/schema';
-import { CACHE_TTL_SECONDS, rotationOverlap } from '../src/tokens/keys';
+import { CACHE_TTL_SECONDS, rotationOverlap, STALE_KEYS_SECONDS } from '../src/tokens/keys';
 import { VERIFIED_CACHE_CHARS, VERIFIED_CACHE_ENTRIES, VerifiedTokenCache, type VerifiedToken } from '../src/tokens/verified-cache';
+import { Faults, faultyEnv } from './bindings';
 import { Client, errorOf, testEnv, uniqueName, type Alg } from './helpers';
 
 // HS256 with an empty JWT_SECRET keeps its keys in the D1 ring, so both algorithms can rotate.
@@ -221,5 +222,24 @@ describe('verified-token cache bounds', () => {
       expect(await status(c, token)).toBe(200);
     }
     expect(bounded.size).toBe(50);
+  });
+});
+
+describe('verified-token cache and a failing D1', () => {
+  it('past the stale-keys bound a protected request is a 503 whether or not its token is cached', async () => {
+    const faults = new Faults();
+    const c = new Client(faultyEnv(testEnv(), faults));
+    const cached = await c.signedUp();
+    const uncached = await c.login(cached.username, cached.password);
+    expect(await status(c, cached.access_token)).toBe(200);
+    expect(c.ring().verified.get(cached.access_token)).toBeDefined();
+    faults.d1 = 'error';
+    c.clock.advance(STALE_KEYS_SECONDS + 1); // the last good key set is too old to serve
+    for (const token of [cached.access_token, uncached.access_token]) {
+      const res = await c.request('GET', '/api/private', { token });
+      expect(res.status).toBe(503);
+      expect((await errorOf(res)).error).toBe('temporarily_unavailable');
+    }
+    faults.heal();
   });
 });

@@ -13,6 +13,7 @@ import type { Config } from '../config';
 import { AppError, invalidToken } from '../errors';
 import { isHighS, signatureOf, withLowS } from '../crypto/ecdsa';
 import { randomId } from '../crypto/random';
+import { platformFaultOf } from '../lib/platform-fault';
 import type { KeyRing } from './keys';
 
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
@@ -70,9 +71,13 @@ export async function signAccessToken(
   return { token: key.alg === 'ES256' ? withLowS(token) : token, jti, exp, expiresIn: config.accessTtl };
 }
 
-/** Maps jose's failure codes to the API's messages in one place. Never includes the token. */
-function explain(err: unknown): AppError {
-  if (err instanceof AppError) return err;
+/**
+ * Maps jose's failure codes to the API's messages in one place. Never includes the token. A store
+ * failure while the key ring loads (D1 down past STALE_KEYS_SECONDS) is not the token's fault: it
+ * stays a platform fault (503), as on a verified-cache hit, where the ring is asked the same.
+ */
+function explain(err: unknown): Error {
+  if (err instanceof AppError || (err instanceof Error && platformFaultOf(err))) return err;
   if (err instanceof joseErrors.JWTExpired) return invalidToken('The access token has expired.', err);
   if (err instanceof joseErrors.JWTClaimValidationFailed) return invalidToken(`The access token's "${err.claim}" claim is not acceptable.`, err);
   if (err instanceof joseErrors.JWSSignatureVerificationFailed) return invalidToken('The access token signature is invalid.', err);
