@@ -66,8 +66,8 @@ export function createApp(deps: AppDeps = {}) {
   const nowSeconds = () => Math.floor(clock() / 1000);
   // TrieRouter, not hono's default (RegExpRouter first): a fresh isolate's first request builds
   // the router for all ~115 routes, which RegExpRouter does in about three times the CPU (5 ms
-  // more of every cold start), while a warm match costs under a microsecond either way
-  // (docs/performance.md "Cold start"). Same matching rules: TrieRouter is the default's fallback.
+  // more of every cold start), while a warm match costs a few microseconds more with TrieRouter
+  // (docs/performance.md "Router": the trade). Same matching rules: it is the default's fallback.
   const app = new Hono<AppEnv>({ router: new TrieRouter() });
 
   app.use('*', async function appStack(c, next) {
