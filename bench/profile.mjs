@@ -1,10 +1,12 @@
 #!/usr/bin/env node
-// `node bench/profile.mjs [--alg HS256|ES256] [--path /api/private] [--seconds 5]`: a V8 CPU profile
+// `node bench/profile.mjs [--alg HS256|ES256] [--path /api/private] [--seconds 5] [--gateway]`: a V8 CPU profile
 // of the service under load, through workerd's inspector. The service is built unminified
 // (bench/profile/wrangler.toml), started with real local D1/KV, given a user and a token, warmed
 // up, then sampled while autocannon loads one route. Prints JS self time per request by module
 // (from the bundle's `// path` markers) and the top functions. The JS isolate only: workerd's
 // own HTTP and the D1/KV simulators are not in it (the bench's CPU µs/req includes them).
+// `--gateway` starts the bench's Node origin and the bench's GATEWAY_ROUTES table (bench/lib/gateway.mjs),
+// so `--path /bench-api/item` (ES256 bearer) or `/bench-api/anon/item` profiles a proxied request.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -12,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { unstable_readConfig } from 'wrangler';
 import { buildWorker } from './lib/build.mjs';
+import { gatewayRoutes, startUpstream } from './lib/gateway.mjs';
 import { call } from './lib/http.mjs';
 import { loadSlice } from './lib/load.mjs';
 import { applyMigrations, startWorker } from './lib/workers.mjs';
@@ -24,6 +27,7 @@ const { values: opts } = parseArgs({
     seconds: { type: 'string', default: '5' },
     connections: { type: 'string', default: '10' },
     top: { type: 'string', default: '25' },
+    gateway: { type: 'boolean', default: false },
   },
 });
 const INSPECTOR_PORT = 9229 + Math.floor(Math.random() * 500);
@@ -33,7 +37,9 @@ const compat = { date: wrangler.compatibility_date, flags: wrangler.compatibilit
 const ratelimits = Object.fromEntries((wrangler.ratelimits ?? []).map(({ name, namespace_id, simple }) => [name, { namespace_id, simple: { ...simple, limit: 1_000_000_000 } }]));
 const secrets = { JWT_SECRET: randomBytes(32).toString('base64url'), KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64url') };
 const build = await buildWorker({ name: 'edge-auth', config: 'bench/profile/wrangler.toml', outdir: 'bench/out/profile', root: ROOT });
-const w = await startWorker({ build, compat, bindings: { ...wrangler.vars, ...secrets, JWT_ALG: opts.alg }, d1: ['DB'], kv: ['KV'], ratelimits, inspectorPort: INSPECTOR_PORT });
+const upstream = opts.gateway ? await startUpstream(ROOT) : undefined;
+const gateway = upstream ? { GATEWAY_ROUTES: gatewayRoutes(upstream.url) } : {};
+const w = await startWorker({ build, compat, bindings: { ...wrangler.vars, ...secrets, JWT_ALG: opts.alg, ...gateway }, d1: ['DB'], kv: ['KV'], ratelimits, inspectorPort: INSPECTOR_PORT });
 try {
   await applyMigrations(w, 'DB', join(ROOT, 'migrations'));
   const user = { username: 'bench-profile-0', password: `bench-${randomBytes(12).toString('base64url')}` };
@@ -66,6 +72,7 @@ try {
   report(result.profile, slice.ok + slice.non2xx, readFileSync(join(build.outdir, 'index.js'), 'utf8'));
 } finally {
   await w.mf.dispose();
+  await upstream?.stop();
 }
 
 function report(profile, requests, bundle) {

@@ -35,7 +35,9 @@ export default {
     if (url.pathname === '/redirect') return new Response(null, { status: 302, headers: { Location: '/elsewhere' } });
     if (url.pathname.startsWith('/status/')) return new Response('status', { status: Number(url.pathname.slice(8)) });
     if (url.pathname === '/throw') throw new Error('the upstream failed at 10.0.0.7:8443');
-    if (url.pathname === '/csp') return new Response('page', { headers: { 'Content-Security-Policy': "default-src 'self'", 'Content-Type': 'text/html' } });
+    if (url.pathname === '/csp') {
+      return new Response('page', { headers: { 'Content-Security-Policy': "default-src 'self'", 'X-Frame-Options': 'SAMEORIGIN', 'X-Request-Id': 'from-upstream', 'Content-Type': 'text/html' } });
+    }
     if (url.pathname === '/stream') {
       // Two chunks 1 s apart: the test reads the first before the second exists.
       const { readable, writable } = new TransformStream();

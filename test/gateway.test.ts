@@ -219,7 +219,10 @@ describe('what the client receives', () => {
     const user = await userWith(c, []);
     const res = await c.request('GET', '/svc/csp', { token: user.access_token });
     expect(res.headers.get('Content-Security-Policy')).toBe("default-src 'self'");
+    expect(res.headers.get('X-Frame-Options')).toBe('SAMEORIGIN'); // kept, not joined with edge-auth's DENY
     expect(res.headers.get('X-Content-Type-Options')).toBe('nosniff');
+    expect(res.headers.get('Referrer-Policy')).toBe('no-referrer');
+    // The request id is always edge-auth's (the one in its log line), never the upstream's.
     expect(res.headers.get('X-Request-Id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 

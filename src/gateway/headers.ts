@@ -5,6 +5,7 @@
 // session. Hop-by-hop headers (RFC 9110 section 7.6.1) describe one connection and never cross.
 import type { AuthContext } from '../app-env';
 import { ACCESS_COOKIE, CSRF_COOKIE, REFRESH_COOKIE } from '../cookies';
+import { SECURITY_HEADERS } from '../middleware/api-headers';
 import { ASSERTION_HEADER, type SubjectType } from './assertion';
 
 /** Every header edge-auth adds about the caller starts with this; clients' copies are removed. */
@@ -88,19 +89,37 @@ export function upstreamRequestHeaders(incoming: Headers, ctx: ForwardContext): 
   return new Headers(out);
 }
 
-/** The headers the client receives: the upstream's, minus hop-by-hop ones and edge-auth's cookies. */
-export function clientResponseHeaders(upstream: Headers): Headers {
-  const connectionNamed = upstream.get('connection')?.toLowerCase().split(',').map((s) => s.trim()) ?? [];
+/**
+ * The headers the client receives: the upstream's, minus hop-by-hop ones and edge-auth's cookies,
+ * plus what edge-auth adds to every answer, built in the same pass (one Headers construction, no
+ * per-header calls afterwards: app.ts skips its own header writes for these responses): the
+ * request id (always edge-auth's, never the upstream's) and each security header the upstream did
+ * not set itself (a proxied response keeps the upstream's own policy).
+ */
+export function clientResponseHeaders(upstream: Headers, requestId: string): Headers {
+  const connection = upstream.get('connection');
+  const connectionNamed = connection === null ? [] : connection.toLowerCase().split(',').map((s) => s.trim());
   const out: [string, string][] = [];
+  let cookies = false;
+  const present = new Set<string>();
   for (const [name, value] of upstream) {
     // Set-Cookie below, one entry per cookie (never a joined list).
-    if (name === 'set-cookie' || HOP_BY_HOP.includes(name) || connectionNamed.includes(name)) continue;
-    out.push([name, value]);
+    if (name === 'set-cookie') cookies = true;
+    else if (name === 'x-request-id' || HOP_BY_HOP.includes(name) || connectionNamed.includes(name)) continue;
+    else {
+      out.push([name, value]);
+      present.add(name);
+    }
   }
-  if (upstream.has('set-cookie')) {
+  if (cookies) {
     for (const cookie of upstream.getSetCookie()) {
       if (!isOwnCookie(cookie.split('=', 1)[0]!.trim())) out.push(['set-cookie', cookie]);
     }
   }
+  for (const header of SECURITY_HEADERS_LOWER) if (!present.has(header[0])) out.push(header);
+  out.push(['x-request-id', requestId]);
   return new Headers(out);
 }
+
+/** Header names as the Headers iterator yields them (lower case). */
+const SECURITY_HEADERS_LOWER: readonly [string, string][] = SECURITY_HEADERS.map(([name, value]) => [name.toLowerCase(), value]);

@@ -82,11 +82,20 @@ async function proxy(c: Context<AppEnv>, route: GatewayRoute, url: URL, event: L
   if (meter.done) event.bytesIn = meter.bytes;
   const length = upstream.headers.get('content-length');
   if (length !== null && /^\d+$/.test(length)) event.bytesOut = Number(length);
-  const responseHeaders = clientResponseHeaders(upstream.headers);
-  if (upstream.status === 101 && upstream.webSocket) {
-    return new Response(null, { status: 101, webSocket: upstream.webSocket, headers: responseHeaders });
-  }
-  return new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers: responseHeaders });
+  const responseHeaders = clientResponseHeaders(upstream.headers, c.get('requestId'));
+  const res = upstream.status === 101 && upstream.webSocket
+    ? new Response(null, { status: 101, webSocket: upstream.webSocket, headers: responseHeaders })
+    : new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers: responseHeaders });
+  withEdgeHeaders.add(res);
+  return res;
+}
+
+/** Proxied responses whose headers already carry the request id and security headers (app.ts). */
+const withEdgeHeaders = new WeakSet<Response>();
+
+/** Whether `res` is a proxied response that needs no further header writes. */
+export function hasEdgeHeaders(res: Response): boolean {
+  return withEdgeHeaders.has(res);
 }
 
 /**

@@ -4,11 +4,16 @@
 //
 // The header is decoded once: jose parses it and hands it to our key resolver, which applies the
 // header rules before any signature work (issue 18: it used to be decoded twice per request).
+//
+// A token this isolate has verified is not verified again while it lives (tokens/verified-cache.ts,
+// docs/security.md "Verified-token cache"): a hit skips the signature and the claim parsing only;
+// the clock checks below run on every hit, with the same leeway, and its key must still verify.
 import { errors as joseErrors, jwtVerify, SignJWT, type JWSHeaderParameters } from 'jose';
 import type { Config } from '../config';
 import { AppError, invalidToken } from '../errors';
 import { isHighS, signatureOf, withLowS } from '../crypto/ecdsa';
 import { randomId } from '../crypto/random';
+import { platformFaultOf } from '../lib/platform-fault';
 import type { KeyRing } from './keys';
 
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
@@ -66,9 +71,13 @@ export async function signAccessToken(
   return { token: key.alg === 'ES256' ? withLowS(token) : token, jti, exp, expiresIn: config.accessTtl };
 }
 
-/** Maps jose's failure codes to the API's messages in one place. Never includes the token. */
-function explain(err: unknown): AppError {
-  if (err instanceof AppError) return err;
+/**
+ * Maps jose's failure codes to the API's messages in one place. Never includes the token. A store
+ * failure while the key ring loads (D1 down past STALE_KEYS_SECONDS) is not the token's fault: it
+ * stays a platform fault (503), as on a verified-cache hit, where the ring is asked the same.
+ */
+function explain(err: unknown): Error {
+  if (err instanceof AppError || (err instanceof Error && platformFaultOf(err))) return err;
   if (err instanceof joseErrors.JWTExpired) return invalidToken('The access token has expired.', err);
   if (err instanceof joseErrors.JWTClaimValidationFailed) return invalidToken(`The access token's "${err.claim}" claim is not acceptable.`, err);
   if (err instanceof joseErrors.JWSSignatureVerificationFailed) return invalidToken('The access token signature is invalid.', err);
@@ -98,13 +107,34 @@ async function keyFor(ring: KeyRing, config: Config, header: JWSHeaderParameters
   return key;
 }
 
+/**
+ * The clock checks of a verification, as jose (exp, nbf with the leeway; its `now` is whole
+ * seconds) and verifyAccessToken (iat) apply them: run again on every verified-cache hit.
+ */
+function inTime(claims: Readonly<AccessClaims>, nbf: number | undefined, config: Config, now: number): boolean {
+  const joseNow = Math.floor(now);
+  return claims.exp > joseNow - config.leeway && (nbf === undefined || nbf <= joseNow + config.leeway) &&
+    claims.iat <= now + config.leeway && now - claims.iat <= config.accessTtl + config.leeway;
+}
+
 /** Verifies signature and claims; does not check revocation (see tokens/revocation.ts). */
 export async function verifyAccessToken(ring: KeyRing, config: Config, token: string, now: number): Promise<AccessClaims> {
-  if (token.length > MAX_TOKEN_LENGTH || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token)) {
+  if (token.length > MAX_TOKEN_LENGTH) throw invalidToken('The access token is malformed.');
+  const cached = ring.verified.get(token);
+  if (cached) {
+    if (inTime(cached.claims, cached.nbf, config, now) && await ring.stillVerifies(cached.kid, now)) return cached.claims;
+    // Out of time or key: forget it, and let the full verification below say why it is refused.
+    ring.verified.delete(token);
+  }
+  if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token)) {
     throw invalidToken('The access token is malformed.');
   }
+  let kid = '';
   try {
-    const { payload } = await jwtVerify(token, (header) => keyFor(ring, config, header, token, now), {
+    const { payload } = await jwtVerify(token, (header) => {
+      kid = header.kid as string; // keyFor refuses anything but a known string kid
+      return keyFor(ring, config, header, token, now);
+    }, {
       algorithms: [config.alg],
       issuer: config.issuer,
       audience: config.audience,
@@ -129,6 +159,9 @@ export async function verifyAccessToken(ring: KeyRing, config: Config, token: st
     if (clientId !== undefined) claims.client_id = clientId;
     if (amr !== undefined) claims.amr = amr;
     if (authTime !== undefined) claims.auth_time = authTime;
+    Object.freeze(roles);
+    if (amr !== undefined) Object.freeze(amr);
+    ring.verified.set(token, { claims: Object.freeze(claims), kid, nbf: typeof payload.nbf === 'number' ? payload.nbf : undefined });
     return claims;
   } catch (err) {
     throw explain(err);

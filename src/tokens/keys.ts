@@ -23,6 +23,7 @@ import { describeError, log } from '../lib/log';
 import { withDeadline } from '../lib/platform-fault';
 import { insertMissingKeys, liveKeys, purgeRetired, rotateKeys, type CurrentKids, type KeyRow } from '../db/signing-keys';
 import { envSecretBytes, envSecretKid, generateSealedKey, importHmac, importKey } from './key-material';
+import { VerifiedTokenCache } from './verified-cache';
 
 /** A token with an unknown kid may trigger a reload this often per isolate, no more. */
 export const RELOAD_INTERVAL_SECONDS = 5;
@@ -121,8 +122,15 @@ export class KeyRing {
   private inflight: Promise<void> | undefined;
   /** The next load must read the primary (this isolate changed the keys). */
   private primaryNext = false;
+  /** The verifying keys as `kid:notAfter` (the verified-token cache is dropped when it changes). */
+  private verifierSet = '';
   /** D1 loads performed (or env-secret loads): exposed so tests can assert the reload bound. */
   loads = 0;
+  /**
+   * Tokens this ring has verified (tokens/verified-cache.ts): dropped whenever the set of verifying
+   * keys changes, and each hit re-checks its key with `stillVerifies`.
+   */
+  readonly verified = new VerifiedTokenCache();
 
   constructor(private readonly db: D1Database, private readonly config: Config) {}
 
@@ -147,6 +155,7 @@ export class KeyRing {
       this.signer = { kid, alg: 'HS256', key: await importHmac(raw, 'sign') };
       this.verifiers = new Map([[kid, { key: await importHmac(raw, 'verify'), notAfter: null }]]);
       this.jwks = [];
+      this.noteVerifiers();
       this.loadedAt = now;
       return;
     }
@@ -166,7 +175,15 @@ export class KeyRing {
     this.jwks = rows.filter((r) => r.publicJwk).map((r) => JSON.parse(r.publicJwk!) as JWK);
     // Forget imports of keys that left the ring.
     for (const id of this.imported.keys()) if (!verifiers.has(id.slice(id.indexOf(':') + 1))) this.imported.delete(id);
+    this.noteVerifiers();
     this.loadedAt = now;
+  }
+
+  /** Drops the verified-token cache when a load changed which keys verify, or until when. */
+  private noteVerifiers(): void {
+    const set = [...this.verifiers].map(([kid, v]) => `${kid}:${v.notAfter}`).sort().join(' ');
+    if (set !== this.verifierSet) this.verified.clear();
+    this.verifierSet = set;
   }
 
   private reload(now: number, primary = false): Promise<void> {
@@ -226,6 +243,16 @@ export class KeyRing {
     return entry.key instanceof CryptoKey ? entry.key : this.importCached(entry.key, 'verify');
   }
 
+  /**
+   * Whether `kid` still verifies (a verified-token cache hit): known to the current ring and not
+   * past its retirement. Never reloads for an unknown kid: a key that left the ring stays gone.
+   */
+  async stillVerifies(kid: string, now: number): Promise<boolean> {
+    await this.fresh(now);
+    const entry = this.verifiers.get(kid);
+    return entry !== undefined && (entry.notAfter === null || now < entry.notAfter);
+  }
+
   /** Public JWKs that verifiers may need: active, next and retired-in-overlap ES256 keys. */
   async publicJwks(now: number): Promise<JWK[]> {
     await this.fresh(now);
@@ -237,6 +264,7 @@ export class KeyRing {
 
   /** Forget the cached key set (after a rotation performed by this isolate). */
   invalidate(): void {
+    this.verified.clear();
     this.loadedAt = -Infinity;
     this.lastLoad = -Infinity;
     this.failedAt = -Infinity;
