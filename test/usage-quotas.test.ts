@@ -134,7 +134,7 @@ describe('quota per day (usage counters)', () => {
 
 describe('USAGE_QUOTAS is configuration', () => {
   it('a bad value answers 500 misconfigured naming it, on every request', async () => {
-    const cases: [unknown, string][] = [
+    const cases: [unknown, string, ('on' | 'off')?][] = [
       ['{not json', 'USAGE_QUOTAS'],
       [{ tiers: { gold: { per_minute: 10, binding: 'RL_NOT_BOUND' } } }, 'USAGE_QUOTAS.tiers.gold.binding'],
       [{ tiers: { gold: { per_minute: 10 } } }, 'USAGE_QUOTAS.tiers.gold'],
@@ -143,9 +143,11 @@ describe('USAGE_QUOTAS is configuration', () => {
       [{ tiers: { a: {} }, roles: { admin: 'b' } }, 'USAGE_QUOTAS.roles.admin'],
       [{ tiers: { a: {} }, subjects: { 'root:x': 'a' } }, 'USAGE_QUOTAS.subjects.root:x'],
       [{ tier: {} }, 'USAGE_QUOTAS'],
+      [{ tiers: { a: { per_day: 5 } } }, 'USAGE_QUOTAS', 'off'], // per_day is counted by the meter
+      [{}, 'USAGE_METERING', 'sometimes' as 'on'],
     ];
-    for (const [value, setting] of cases) {
-      const c = new Client(testEnv({ USAGE_QUOTAS: value }));
+    for (const [value, setting, metering] of cases) {
+      const c = new Client(testEnv({ USAGE_QUOTAS: value, USAGE_METERING: metering ?? 'on' }));
       const res = await c.request('GET', '/health');
       expect(res.status, setting).toBe(500);
       const body = await errorOf(res);
