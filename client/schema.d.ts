@@ -901,6 +901,48 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/auth/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller’s own usage, per route and hour or day
+         * @description Any authenticated subject (a user, an API key, an OAuth client) sees its own counts. Default: the last 24 hours by hour. Counts lag by at most the meter’s flush interval.
+         */
+        get: operations["ownUsage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every subject’s usage, filtered, cursor-paginated; JSON or CSV
+         * @description CSV with `format=csv` or `Accept: text/csv` (the next page’s cursor in `X-Next-Cursor`). Cells starting with a formula character are neutralised.
+         *
+         *     Requires the role: `admin`.
+         */
+        get: operations["adminUsage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/.well-known/jwks.json": {
         parameters: {
             query?: never;
@@ -1111,7 +1153,7 @@ export type components = {
         };
         Error: {
             /** @enum {string} */
-            error: "invalid_request" | "invalid_json" | "invalid_link" | "unauthorized" | "invalid_token" | "invalid_credentials" | "invalid_grant" | "insufficient_user_authentication" | "insufficient_scope" | "mfa_required" | "email_unverified" | "registration_closed" | "csrf_failed" | "forbidden" | "not_found" | "method_not_allowed" | "username_taken" | "email_taken" | "email_already_verified" | "conflict" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "misconfigured" | "internal_error" | "temporarily_unavailable" | "bad_gateway" | "gateway_timeout";
+            error: "invalid_request" | "invalid_json" | "invalid_link" | "unauthorized" | "invalid_token" | "invalid_credentials" | "invalid_grant" | "insufficient_user_authentication" | "insufficient_scope" | "mfa_required" | "email_unverified" | "registration_closed" | "csrf_failed" | "forbidden" | "not_found" | "method_not_allowed" | "username_taken" | "email_taken" | "email_already_verified" | "conflict" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "quota_exceeded" | "misconfigured" | "internal_error" | "temporarily_unavailable" | "bad_gateway" | "gateway_timeout";
             message: string;
         };
         /** @description RFC 7662: active with the token's claims, or only {"active": false} for any token that is not valid now. */
@@ -1637,6 +1679,44 @@ export type components = {
                 };
             };
         };
+        /** @description `quota_exceeded` */
+        "429-quota_exceeded": {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                /** @description Seconds to wait before retrying. */
+                "Retry-After": string;
+                /** @description The quota tier's policies (draft-ietf-httpapi-ratelimit-headers). */
+                "RateLimit-Policy": string;
+                /** @description What is left of the quota (draft-ietf-httpapi-ratelimit-headers). */
+                RateLimit: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"] & {
+                    /** @enum {unknown} */
+                    error?: "quota_exceeded";
+                };
+            };
+        };
+        /** @description `quota_exceeded`, `rate_limited` */
+        "429-quota_exceeded.rate_limited": {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                /** @description Seconds to wait before retrying. */
+                "Retry-After": string;
+                /** @description The quota tier's policies (draft-ietf-httpapi-ratelimit-headers). */
+                "RateLimit-Policy"?: string;
+                /** @description What is left of the quota (draft-ietf-httpapi-ratelimit-headers). */
+                RateLimit?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"] & {
+                    /** @enum {unknown} */
+                    error?: "quota_exceeded" | "rate_limited";
+                };
+            };
+        };
         /** @description `rate_limited` */
         "429-rate_limited": {
             headers: {
@@ -1744,6 +1824,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["401-invalid_token.unauthorized"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -1776,6 +1857,7 @@ export interface operations {
             };
             401: components["responses"]["401-invalid_token.unauthorized"];
             403: components["responses"]["403-insufficient_scope"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -1927,6 +2009,7 @@ export interface operations {
             403: components["responses"]["403-csrf_failed.forbidden"];
             413: components["responses"]["413-payload_too_large"];
             415: components["responses"]["415-unsupported_media_type"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -1953,6 +2036,7 @@ export interface operations {
             401: components["responses"]["401-invalid_token.unauthorized"];
             403: components["responses"]["403-csrf_failed.forbidden"];
             413: components["responses"]["413-payload_too_large"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -1986,7 +2070,7 @@ export interface operations {
             403: components["responses"]["403-csrf_failed.forbidden"];
             413: components["responses"]["413-payload_too_large"];
             415: components["responses"]["415-unsupported_media_type"];
-            429: components["responses"]["429-rate_limited"];
+            429: components["responses"]["429-quota_exceeded.rate_limited"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -2014,6 +2098,7 @@ export interface operations {
             };
             401: components["responses"]["401-invalid_token.unauthorized"];
             403: components["responses"]["403-forbidden"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -2041,6 +2126,7 @@ export interface operations {
             };
             401: components["responses"]["401-invalid_token.unauthorized"];
             403: components["responses"]["403-forbidden"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -2068,6 +2154,7 @@ export interface operations {
             403: components["responses"]["403-csrf_failed.forbidden"];
             404: components["responses"]["404-not_found"];
             413: components["responses"]["413-payload_too_large"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -2099,7 +2186,7 @@ export interface operations {
             403: components["responses"]["403-csrf_failed.forbidden"];
             409: components["responses"]["409-email_already_verified"];
             413: components["responses"]["413-payload_too_large"];
-            429: components["responses"]["429-rate_limited"];
+            429: components["responses"]["429-quota_exceeded.rate_limited"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -2180,7 +2267,7 @@ export interface operations {
             409: components["responses"]["409-email_already_verified"];
             413: components["responses"]["413-payload_too_large"];
             415: components["responses"]["415-unsupported_media_type"];
-            429: components["responses"]["429-rate_limited"];
+            429: components["responses"]["429-quota_exceeded.rate_limited"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -2310,6 +2397,7 @@ export interface operations {
             };
             401: components["responses"]["401-invalid_token.unauthorized"];
             403: components["responses"]["403-forbidden"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -2351,7 +2439,7 @@ export interface operations {
             409: components["responses"]["409-conflict"];
             413: components["responses"]["413-payload_too_large"];
             415: components["responses"]["415-unsupported_media_type"];
-            429: components["responses"]["429-rate_limited"];
+            429: components["responses"]["429-quota_exceeded.rate_limited"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -2379,6 +2467,7 @@ export interface operations {
             403: components["responses"]["403-csrf_failed.forbidden"];
             404: components["responses"]["404-not_found"];
             413: components["responses"]["413-payload_too_large"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -2404,6 +2493,7 @@ export interface operations {
             };
             401: components["responses"]["401-invalid_token.unauthorized"];
             403: components["responses"]["403-forbidden"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -2442,7 +2532,7 @@ export interface operations {
             409: components["responses"]["409-conflict"];
             413: components["responses"]["413-payload_too_large"];
             415: components["responses"]["415-unsupported_media_type"];
-            429: components["responses"]["429-rate_limited"];
+            429: components["responses"]["429-quota_exceeded.rate_limited"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -2480,7 +2570,7 @@ export interface operations {
             409: components["responses"]["409-conflict"];
             413: components["responses"]["413-payload_too_large"];
             415: components["responses"]["415-unsupported_media_type"];
-            429: components["responses"]["429-rate_limited"];
+            429: components["responses"]["429-quota_exceeded.rate_limited"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -2515,7 +2605,7 @@ export interface operations {
             409: components["responses"]["409-conflict"];
             413: components["responses"]["413-payload_too_large"];
             415: components["responses"]["415-unsupported_media_type"];
-            429: components["responses"]["429-rate_limited"];
+            429: components["responses"]["429-quota_exceeded.rate_limited"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -2553,7 +2643,7 @@ export interface operations {
             409: components["responses"]["409-conflict"];
             413: components["responses"]["413-payload_too_large"];
             415: components["responses"]["415-unsupported_media_type"];
-            429: components["responses"]["429-rate_limited"];
+            429: components["responses"]["429-quota_exceeded.rate_limited"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -2677,6 +2767,7 @@ export interface operations {
             };
             401: components["responses"]["401-invalid_token.unauthorized"];
             403: components["responses"]["403-forbidden"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -2714,7 +2805,7 @@ export interface operations {
             409: components["responses"]["409-conflict"];
             413: components["responses"]["413-payload_too_large"];
             415: components["responses"]["415-unsupported_media_type"];
-            429: components["responses"]["429-rate_limited"];
+            429: components["responses"]["429-quota_exceeded.rate_limited"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -2772,6 +2863,7 @@ export interface operations {
             409: components["responses"]["409-conflict"];
             413: components["responses"]["413-payload_too_large"];
             415: components["responses"]["415-unsupported_media_type"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -2807,7 +2899,7 @@ export interface operations {
             404: components["responses"]["404-not_found"];
             413: components["responses"]["413-payload_too_large"];
             415: components["responses"]["415-unsupported_media_type"];
-            429: components["responses"]["429-rate_limited"];
+            429: components["responses"]["429-quota_exceeded.rate_limited"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -2843,6 +2935,7 @@ export interface operations {
             404: components["responses"]["404-not_found"];
             413: components["responses"]["413-payload_too_large"];
             415: components["responses"]["415-unsupported_media_type"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -2960,6 +3053,7 @@ export interface operations {
             400: components["responses"]["400-invalid_request"];
             401: components["responses"]["401-invalid_token.unauthorized"];
             403: components["responses"]["403-forbidden.insufficient_scope.mfa_required"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -2990,6 +3084,7 @@ export interface operations {
             401: components["responses"]["401-invalid_token.unauthorized"];
             403: components["responses"]["403-forbidden.insufficient_scope.mfa_required"];
             404: components["responses"]["404-not_found"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -3018,6 +3113,7 @@ export interface operations {
             404: components["responses"]["404-not_found"];
             409: components["responses"]["409-conflict"];
             413: components["responses"]["413-payload_too_large"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -3060,6 +3156,7 @@ export interface operations {
             409: components["responses"]["409-conflict"];
             413: components["responses"]["413-payload_too_large"];
             415: components["responses"]["415-unsupported_media_type"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -3090,6 +3187,7 @@ export interface operations {
             401: components["responses"]["401-invalid_token.unauthorized"];
             403: components["responses"]["403-forbidden.insufficient_scope.mfa_required"];
             404: components["responses"]["404-not_found"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -3121,6 +3219,7 @@ export interface operations {
             403: components["responses"]["403-csrf_failed.forbidden.insufficient_scope.mfa_required"];
             404: components["responses"]["404-not_found"];
             413: components["responses"]["413-payload_too_large"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -3152,6 +3251,7 @@ export interface operations {
             403: components["responses"]["403-csrf_failed.forbidden.insufficient_scope.mfa_required"];
             404: components["responses"]["404-not_found"];
             413: components["responses"]["413-payload_too_large"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -3182,6 +3282,7 @@ export interface operations {
             401: components["responses"]["401-invalid_token.unauthorized"];
             403: components["responses"]["403-forbidden.insufficient_scope.mfa_required"];
             404: components["responses"]["404-not_found"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -3209,6 +3310,7 @@ export interface operations {
             403: components["responses"]["403-csrf_failed.forbidden.insufficient_scope.mfa_required"];
             404: components["responses"]["404-not_found"];
             413: components["responses"]["413-payload_too_large"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -3237,6 +3339,7 @@ export interface operations {
             401: components["responses"]["401-invalid_token.unauthorized"];
             403: components["responses"]["403-forbidden.insufficient_scope.mfa_required"];
             404: components["responses"]["404-not_found"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -3269,6 +3372,7 @@ export interface operations {
             403: components["responses"]["403-csrf_failed.forbidden.insufficient_scope.mfa_required"];
             404: components["responses"]["404-not_found"];
             413: components["responses"]["413-payload_too_large"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -3307,6 +3411,7 @@ export interface operations {
             400: components["responses"]["400-invalid_request"];
             401: components["responses"]["401-invalid_token.unauthorized"];
             403: components["responses"]["403-forbidden.insufficient_scope.mfa_required"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -3339,6 +3444,7 @@ export interface operations {
             400: components["responses"]["400-invalid_request"];
             401: components["responses"]["401-invalid_token.unauthorized"];
             403: components["responses"]["403-forbidden.insufficient_scope.mfa_required"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -3377,6 +3483,7 @@ export interface operations {
             403: components["responses"]["403-csrf_failed.forbidden.insufficient_scope.mfa_required"];
             413: components["responses"]["413-payload_too_large"];
             415: components["responses"]["415-unsupported_media_type"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -3407,6 +3514,7 @@ export interface operations {
             401: components["responses"]["401-invalid_token.unauthorized"];
             403: components["responses"]["403-forbidden.insufficient_scope.mfa_required"];
             404: components["responses"]["404-not_found"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -3434,6 +3542,7 @@ export interface operations {
             403: components["responses"]["403-csrf_failed.forbidden.insufficient_scope.mfa_required"];
             404: components["responses"]["404-not_found"];
             413: components["responses"]["413-payload_too_large"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -3475,6 +3584,7 @@ export interface operations {
             404: components["responses"]["404-not_found"];
             413: components["responses"]["413-payload_too_large"];
             415: components["responses"]["415-unsupported_media_type"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -3508,6 +3618,7 @@ export interface operations {
             404: components["responses"]["404-not_found"];
             409: components["responses"]["409-conflict"];
             413: components["responses"]["413-payload_too_large"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -3543,6 +3654,7 @@ export interface operations {
             };
             401: components["responses"]["401-invalid_token.unauthorized"];
             403: components["responses"]["403-forbidden.insufficient_scope.mfa_required"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };
@@ -3577,6 +3689,122 @@ export interface operations {
             403: components["responses"]["403-csrf_failed.forbidden.insufficient_scope.mfa_required"];
             409: components["responses"]["409-conflict"];
             413: components["responses"]["413-payload_too_large"];
+            429: components["responses"]["429-quota_exceeded"];
+            500: components["responses"]["500-internal_error.misconfigured"];
+            503: components["responses"]["503-temporarily_unavailable"];
+        };
+    };
+    ownUsage: {
+        parameters: {
+            query?: {
+                from?: string;
+                to?: string;
+                granularity?: "hour" | "day";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Buckets per route, and totals */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        subject: {
+                            /** @enum {string} */
+                            type: "user" | "api_key" | "client";
+                            id: string;
+                        };
+                        /** @enum {string} */
+                        granularity: "hour" | "day";
+                        from: string;
+                        to: string;
+                        totals: {
+                            requests: number;
+                            bytes_in: number;
+                            bytes_out: number;
+                        };
+                        buckets: {
+                            start: string;
+                            route: string;
+                            requests: number;
+                            status: {
+                                "2xx": number;
+                                "3xx": number;
+                                "4xx": number;
+                                "5xx": number;
+                            };
+                            bytes_in: number;
+                            bytes_out: number;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["400-invalid_request"];
+            401: components["responses"]["401-invalid_token.unauthorized"];
+            429: components["responses"]["429-quota_exceeded"];
+            500: components["responses"]["500-internal_error.misconfigured"];
+            503: components["responses"]["503-temporarily_unavailable"];
+        };
+    };
+    adminUsage: {
+        parameters: {
+            query?: {
+                subject?: string;
+                route?: string;
+                from?: string;
+                to?: string;
+                granularity?: "hour" | "day";
+                limit?: string;
+                cursor?: string;
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of rows */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        rows: {
+                            subject: {
+                                /** @enum {string} */
+                                type: "user" | "api_key" | "client";
+                                id: string;
+                            };
+                            route: string;
+                            start: string;
+                            requests: number;
+                            status: {
+                                "2xx": number;
+                                "3xx": number;
+                                "4xx": number;
+                                "5xx": number;
+                            };
+                            bytes_in: number;
+                            bytes_out: number;
+                        }[];
+                        next_cursor: string | null;
+                    };
+                    "text/csv": string;
+                };
+            };
+            400: components["responses"]["400-invalid_request"];
+            401: components["responses"]["401-invalid_token.unauthorized"];
+            403: components["responses"]["403-forbidden.insufficient_scope.mfa_required"];
+            429: components["responses"]["429-quota_exceeded"];
             500: components["responses"]["500-internal_error.misconfigured"];
             503: components["responses"]["503-temporarily_unavailable"];
         };

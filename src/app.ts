@@ -5,7 +5,8 @@
 //
 // Few middlewares on purpose (issue 18): a bearer GET runs the app middleware (with the API stage
 // inside it), requireAuth and its handler; every header value is computed once at module load.
-import { Hono, type Context } from 'hono';
+import type { Context } from 'hono';
+import { Hono } from './lib/hono';
 import { HTTPException } from 'hono/http-exception';
 import { TrieRouter } from 'hono/router/trie-router';
 import type { AppEnv } from './app-env';
@@ -30,6 +31,8 @@ import { apiKeyRoutes } from './routes/api-keys';
 import { authRoutes } from './routes/auth';
 import { emailRoutes } from './routes/email';
 import { wellKnownRoutes } from './routes/well-known';
+import { meterRequest } from './usage/record';
+import { adminUsageRoutes, usageRoutes } from './usage/routes';
 
 export interface AppDeps {
   /** Current time in milliseconds; Date.now in production. */
@@ -92,13 +95,19 @@ export function createApp(deps: AppDeps = {}) {
     const res = c.res;
     // A proxied response was built with the request id and the security headers (edge-auth's
     // filling in what the upstream left unset: gateway/headers.ts); gateway paths are never API paths.
-    if (hasEdgeHeaders(res)) return;
     const headers = res.headers;
-    if (api) setApiHeaders(c, headers);
-    else if (oauth) setNoStore(headers);
-    // A proxied response keeps the upstream's own policy; edge-auth's fills in what it left unset.
-    setSecurityHeaders(headers, c.get('gatewayRoute') === undefined);
-    headers.set('X-Request-Id', requestId);
+    if (!hasEdgeHeaders(res)) {
+      if (api) setApiHeaders(c, headers);
+      else if (oauth) setNoStore(headers);
+      // A proxied response keeps the upstream's own policy; edge-auth's fills in what it left unset.
+      setSecurityHeaders(headers, c.get('gatewayRoute') === undefined);
+      headers.set('X-Request-Id', requestId);
+    }
+    // Quota headers (docs/usage.md) on every counted answer, proxied ones included.
+    const quota = c.get('quotaHeaders');
+    if (quota) for (const [name, value] of quota) headers.set(name, value);
+    // Last: counts the request in memory; a due flush goes to waitUntil, never into this response.
+    meterRequest(c);
   });
 
   // Before edge-auth's own routes, which its table can never shadow (src/gateway/route-table.ts).
@@ -109,11 +118,13 @@ export function createApp(deps: AppDeps = {}) {
   app.route('/auth/mfa', mfaRoutes);
   app.route('/auth/passkeys', passkeyRoutes);
   app.route('/auth/passkey', passkeySignInRoutes);
+  app.route('/auth/usage', usageRoutes);
   app.route('/auth', emailRoutes);
   app.route('/auth', authRoutes);
   app.route('/api', apiRoutes);
   app.route('/admin/keys', adminKeyRoutes);
   app.route('/admin/clients', adminClientRoutes);
+  app.route('/admin/usage', adminUsageRoutes);
   app.route('/admin', adminApiKeyRoutes);
   app.route('/admin', adminMfaRoutes);
   app.route('/admin', adminRoutes);

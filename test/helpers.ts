@@ -22,7 +22,7 @@ export type Alg = 'ES256' | 'HS256';
 
 // String variables only: bindings (DB, KV, the RL_* rate limiters) are replaced by spreading env.
 export function testEnv(
-  overrides: Partial<Record<Exclude<keyof Env, 'DB' | 'KV' | `RL_${string}` | 'GATEWAY_ROUTES' | 'EMAIL'>, string>> & { GATEWAY_ROUTES?: unknown; EMAIL?: SendEmail } = {},
+  overrides: Partial<Record<Exclude<keyof Env, 'DB' | 'KV' | `RL_${string}` | 'GATEWAY_ROUTES' | 'EMAIL' | 'USAGE_QUOTAS' | 'USAGE_ANALYTICS'>, string>> & { GATEWAY_ROUTES?: unknown; EMAIL?: SendEmail; USAGE_QUOTAS?: unknown } = {},
 ): Env {
   return { ...(env as unknown as Env), ...overrides };
 }

@@ -4,13 +4,13 @@
 // without the chainable classic API, which was two thirds of the Worker bundle (docs/performance.md).
 // The same schemas feed the OpenAPI document through z.toJSONSchema at build time, not at run time.
 import * as z from 'zod/mini';
-import en from 'zod/v4/locales/en.js';
 import { utf8 } from '../crypto/encoding';
+import { englishMessage } from './zod-messages';
 
 // classic zod installs the English messages on import; zod/mini leaves "Invalid input" everywhere.
 // Installed here, so the default messages a client reads (e.g. "Too big: expected string to have
 // <=512 characters") stay exactly what they were.
-z.config(en());
+z.config({ localeError: englishMessage as z.core.$ZodErrorMap });
 
 /** Documented username alphabet: ASCII letters, digits, '.', '_' and '-', starting with a letter or digit. */
 export const USERNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/;

@@ -1,5 +1,5 @@
 // /admin/users/:id/mfa: an administrator looks at or resets a user's second factors (audited).
-import { Hono } from 'hono';
+import { Hono } from '../lib/hono';
 import * as z from 'zod/mini';
 import type { AppEnv } from '../app-env';
 import { AppError } from '../errors';

@@ -1,6 +1,6 @@
 // /auth/passkeys/* (managing one's passkeys, signed in) and /auth/passkey/* (signing in with one,
 // no username). Thin: parse, call the mfa services, shape the response.
-import { Hono } from 'hono';
+import { Hono } from '../lib/hono';
 import * as z from 'zod/mini';
 import type { AppEnv } from '../app-env';
 import { AppError } from '../errors';

@@ -1,6 +1,7 @@
 // /auth/mfa/*: TOTP, recovery codes and the second step of a login. Thin: parse, call the mfa
 // services, shape the response. Schemas in classic zod beside the routes, like every route file.
-import { Hono, type Context } from 'hono';
+import type { Context } from 'hono';
+import { Hono } from '../lib/hono';
 import * as z from 'zod/mini';
 import type { AppEnv } from '../app-env';
 import { AppError } from '../errors';

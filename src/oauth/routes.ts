@@ -1,7 +1,8 @@
 // /oauth/*: the OAuth 2 endpoints for machine clients (docs/machine-clients.md): token
 // (client_credentials), introspection (RFC 7662) and revocation (RFC 7009). Form-encoded in,
 // JSON out, errors in RFC 6749 section 5.2's shape, every endpoint client-authenticated.
-import { Hono, type Context } from 'hono';
+import type { Context } from 'hono';
+import { Hono } from '../lib/hono';
 import type { AppEnv } from '../app-env';
 import { requestMeta } from '../lib/request-meta';
 import { revokeKey } from '../services/api-keys';

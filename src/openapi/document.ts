@@ -11,6 +11,7 @@ import { authOperations } from './paths/auth';
 import { emailOperations } from './paths/email';
 import { mfaOperations } from './paths/mfa';
 import { oauthOperations } from './paths/oauth';
+import { usageOperations } from './paths/usage';
 import { wellKnownOperations } from './paths/well-known';
 import { errorBody, oauthErrorBody } from './schemas';
 import { ALWAYS, ERROR_HEADERS, type Credential, type Operation } from './spec';
@@ -22,6 +23,7 @@ export const OPERATIONS: Operation[] = [
   ...apiKeyOperations,
   ...mfaOperations,
   ...adminOperations,
+  ...usageOperations,
   ...wellKnownOperations,
   ...oauthOperations,
 ];
@@ -40,6 +42,7 @@ const TAGS: Record<string, string> = {
   Administration: 'Users, sessions, API keys, second factors and the audit log (admin role, read fresh).',
   'Service clients': 'OAuth 2 clients for the client credentials grant (docs/machine-clients.md).',
   'Signing keys': 'The key ring that signs access tokens (docs/keys.md).',
+  Usage: 'Requests counted per subject, route pattern, status class and hour; quotas answer 429 quota_exceeded (docs/usage.md).',
   'Keys and metadata': 'What verifiers and OAuth clients discover: the JWKS and RFC 8414 metadata.',
   'OAuth 2': 'RFC 6749 client credentials, RFC 7662 introspection and RFC 7009 revocation, form-encoded, RFC 6749 errors.',
 };
@@ -89,6 +92,13 @@ const SECURITY: Record<Credential, (unsafe: boolean) => Json> = {
   clientBasic: () => ({ clientSecretBasic: [] }),
 };
 
+const HEADER_TEXT: Record<string, string> = {
+  'Retry-After': 'Seconds to wait before retrying.',
+  'WWW-Authenticate': 'The RFC 6750 / RFC 9470 challenge.',
+  'RateLimit-Policy': 'The quota tier\'s policies (draft-ietf-httpapi-ratelimit-headers).',
+  RateLimit: 'What is left of the quota (draft-ietf-httpapi-ratelimit-headers).',
+};
+
 const header = (description: string, required = true) => ({ description, required, schema: { type: 'string' } });
 const REQUEST_ID = { $ref: '#/components/headers/X-Request-Id' };
 
@@ -117,7 +127,7 @@ function errorResponses(o: Operation, defs: Json, shared: Json): Json {
     // A header is promised when every code this status may carry sends it.
     const all = [...house, ...oauth.map(() => undefined)];
     for (const name of new Set(house.flatMap((c) => ERROR_HEADERS[c] ?? []))) {
-      headers[name] = header(name === 'Retry-After' ? 'Seconds to wait before retrying.' : 'The RFC 6750 / RFC 9470 challenge.', all.every((c) => c !== undefined && (ERROR_HEADERS[c] ?? []).includes(name)));
+      headers[name] = header(HEADER_TEXT[name] ?? name, all.every((c) => c !== undefined && (ERROR_HEADERS[c] ?? []).includes(name)));
     }
     if (status === 401 && oauth.includes('invalid_client')) headers['WWW-Authenticate'] ??= header('The Basic challenge of an invalid client.', false);
     if (status === 429 && oauth.length) headers['Retry-After'] = header('Seconds to wait before retrying.');
@@ -154,7 +164,14 @@ function operationObject(o: Operation, defs: Json, shared: Json): Json {
     responses[status] = {
       description: r!.description,
       headers,
-      ...(r!.schema ? { content: { [r!.contentType ?? 'application/json']: { schema: jsonSchema(r!.schema, 'output', defs) } } } : {}),
+      ...(r!.schema
+        ? {
+            content: {
+              [r!.contentType ?? 'application/json']: { schema: jsonSchema(r!.schema, 'output', defs) },
+              ...Object.fromEntries(Object.entries(r!.alternatives ?? {}).map(([type, description]) => [type, { schema: { type: 'string', description } }])),
+            },
+          }
+        : {}),
     };
   }
   Object.assign(responses, errorResponses(o, defs, shared));

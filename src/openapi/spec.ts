@@ -14,6 +14,8 @@ export interface SuccessResponse {
   schema?: z.ZodMiniType;
   /** Another media type than application/json (CSV). */
   contentType?: string;
+  /** Further media types of the same answer, by content negotiation: media type → description. */
+  alternatives?: Record<string, string>;
   /** Response headers the client can rely on (name → description). */
   headers?: Record<string, string>;
   /** Session cookies are set (cookie mode). */
@@ -55,13 +57,13 @@ export const ERRORS = {
   json: ['invalid_request', 'invalid_json', 'unsupported_media_type', 'payload_too_large'],
   /** A validated query string. */
   query: ['invalid_request'],
-  /** Any authenticated route: no credential, a bad, expired or revoked one. */
-  auth: ['unauthorized', 'invalid_token'],
+  /** Any authenticated route: no credential, a bad, expired or revoked one; a usage quota (docs/usage.md). */
+  auth: ['unauthorized', 'invalid_token', 'quota_exceeded'],
   /** Routes limited to some subjects (a user's session, not an API key or a client). */
   subject: ['forbidden'],
   roles: ['insufficient_scope'],
   /** The administrator API: an admin role, read fresh, optionally a second factor and a recent sign-in. */
-  admin: ['unauthorized', 'invalid_token', 'forbidden', 'insufficient_scope', 'mfa_required'],
+  admin: ['unauthorized', 'invalid_token', 'forbidden', 'insufficient_scope', 'mfa_required', 'quota_exceeded'],
   /** A [[ratelimits]] throttle. */
   throttled: ['rate_limited'],
   /** A path parameter naming something that may not exist. */
@@ -78,6 +80,7 @@ export const ERROR_HEADERS: Partial<Record<ErrorCode, string[]>> = {
   insufficient_user_authentication: ['WWW-Authenticate'],
   insufficient_scope: ['WWW-Authenticate'],
   rate_limited: ['Retry-After'],
+  quota_exceeded: ['Retry-After', 'RateLimit-Policy', 'RateLimit'],
   temporarily_unavailable: ['Retry-After'],
 };
 

@@ -1,5 +1,6 @@
 // /admin: every user's API keys, for administrators (list metadata, revoke).
-import { Hono, type Context } from 'hono';
+import type { Context } from 'hono';
+import { Hono } from '../lib/hono';
 import type { AppEnv } from '../app-env';
 import { requestMeta } from '../lib/request-meta';
 import { requireAdmin } from '../middleware/require-auth';

@@ -1,5 +1,6 @@
 // /admin/clients: OAuth 2 service clients (docs/machine-clients.md), for administrators.
-import { Hono, type Context } from 'hono';
+import type { Context } from 'hono';
+import { Hono } from '../lib/hono';
 import * as z from 'zod/mini';
 import type { AppEnv } from '../app-env';
 import { AppError } from '../errors';

@@ -1,6 +1,7 @@
 // /admin/keys: the signing key ring for administrators (docs/keys.md). Lists kids, algorithms,
 // statuses and dates (never private material) and rotates the configured algorithm's key.
-import { Hono, type Context } from 'hono';
+import type { Context } from 'hono';
+import { Hono } from '../lib/hono';
 import type { AppEnv } from '../app-env';
 import { recordAudit } from '../db/audit';
 import { listKeys } from '../db/signing-keys';

@@ -2,7 +2,8 @@
 // re-reads the caller from D1 (requireAuth `fresh`): a demoted, disabled or deleted administrator
 // loses access at the next request, not when their token expires. The guard is attached per route
 // (not `use('*')`) because other modules mount more routes under /admin with their own guards.
-import { Hono, type Context } from 'hono';
+import type { Context } from 'hono';
+import { Hono } from '../lib/hono';
 import * as z from 'zod/mini';
 import type { AppEnv } from '../app-env';
 import { AppError } from '../errors';

@@ -1,6 +1,7 @@
 // /auth/api-keys: a signed-in user's personal API keys (docs/machine-clients.md). Only a user's
 // own session may manage keys: never a key itself, never an OAuth client.
-import { Hono, type Context } from 'hono';
+import type { Context } from 'hono';
+import { Hono } from '../lib/hono';
 import * as z from 'zod/mini';
 import type { AppEnv } from '../app-env';
 import { AppError } from '../errors';

@@ -1,5 +1,5 @@
 // Example protected routes: what an application behind edge-auth looks like.
-import { Hono } from 'hono';
+import { Hono } from '../lib/hono';
 import type { AppEnv } from '../app-env';
 import { requireAuth } from '../middleware/require-auth';
 

@@ -1,5 +1,6 @@
 // /auth/*: parse, call services/auth.ts, shape the response (bearer or cookie mode).
-import { Hono, type Context } from 'hono';
+import type { Context } from 'hono';
+import { Hono } from '../lib/hono';
 import * as z from 'zod/mini';
 import type { AppEnv } from '../app-env';
 import { findUserById, toPublicUser } from '../db/users';

@@ -1,7 +1,7 @@
 // /auth/email/*, /auth/password/forgot|reset and the development mailbox: parse, throttle, call
 // services/email.ts. Every route that sends mail is throttled per client address and per
 // destination (middleware/rate-limit.ts throttleMail) before any work.
-import { Hono } from 'hono';
+import { Hono } from '../lib/hono';
 import * as z from 'zod/mini';
 import type { AppEnv } from '../app-env';
 import { AppError } from '../errors';

@@ -1,7 +1,7 @@
 // Public metadata for verifiers: JWKS (RFC 7517) and authorization-server metadata (RFC 8414; no
 // OpenID document, see below). Open CORS: anyone may verify our tokens; nothing here is secret.
-import { Hono } from 'hono';
-import { cors } from 'hono/cors';
+import { Hono } from '../lib/hono';
+import { publicCors } from '../middleware/public-cors';
 import type { AppEnv } from '../app-env';
 import type { Config } from '../config';
 import { AppError } from '../errors';
@@ -68,7 +68,7 @@ export function jwksMaxAge(config: Config): number {
 const DISCOVERY_MAX_AGE = 3600; // changes only with a deploy
 
 export const wellKnownRoutes = new Hono<AppEnv>()
-  .use('*', cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'OPTIONS'], credentials: false, maxAge: 86_400 }))
+  .use('*', publicCors)
   .get('/jwks.json', async (c) => {
     const config = c.get('config');
     const keys = await keyRing(c.env.DB, config).publicJwks(c.get('now')());

@@ -8,6 +8,7 @@
 //   revocation, expired with the key);
 // - mfa_tokens and WebAuthn challenges past their expiry (src/mfa/challenges.ts);
 // - email link tokens past their expiry and out of the per-address throttle's hour (db/email-tokens.ts).
+// - usage counters of hours that ended more than USAGE_RETENTION_DAYS ago (docs/usage.md).
 // Deletes run in bounded batches (D1 limits a statement's work and a Worker's wall time), up to a
 // cap per run; whatever is left waits for the next run.
 import type { Config } from '../config';
@@ -26,6 +27,7 @@ export interface CleanupResult {
   apiKeys: number;
   mfaChallenges: number;
   emailTokens: number;
+  usage: number;
   /** True when a cap was reached: more is left for the next run. */
   capped: boolean;
 }
@@ -70,6 +72,8 @@ export async function runCleanup(db: D1Database, config: Config, now: number, li
   const mfaChallenges = await deleteInBatches(db, 'mfa_challenges', 'expires_at < ?', [now], l);
   // Kept for the hour the per-address throttle counts, even when used or expired sooner.
   const emailTokens = await deleteInBatches(db, 'email_tokens', 'expires_at < ? AND created_at < ?', [now, now - MAIL_THROTTLE_WINDOW_SECONDS], l);
+  // An hour row is kept while any part of its hour lies within the retention window.
+  const usage = await deleteInBatches(db, 'usage_counters', 'hour < ?', [now - config.usage.retentionDays * DAY_SECONDS - 3600], l);
   return {
     sessions: sessions.total,
     audit: audit.total,
@@ -77,6 +81,7 @@ export async function runCleanup(db: D1Database, config: Config, now: number, li
     apiKeys: apiKeys.total,
     mfaChallenges: mfaChallenges.total,
     emailTokens: emailTokens.total,
-    capped: sessions.capped || audit.capped || apiKeys.capped || mfaChallenges.capped || emailTokens.capped,
+    usage: usage.total,
+    capped: sessions.capped || audit.capped || apiKeys.capped || mfaChallenges.capped || emailTokens.capped || usage.capped,
   };
 }

@@ -1,7 +1,6 @@
 // Signing key material: generation, sealing for D1 and import for jose. Pure WebCrypto + jose, no
 // Workers bindings, so scripts/keys-rotate.ts (Node, via tsx) produces rows the service can read:
 // one format, one implementation.
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import type { JwtAlg } from '../config';
 import { decryptSecret, encryptSecret } from '../crypto/encrypt';
 import { b64url, fromB64url, utf8 } from '../crypto/encoding';
@@ -32,17 +31,31 @@ export async function generateSealedKey(alg: JwtAlg, keyEncryptionKey: string): 
   let publicJwk: string | null;
   let privateMaterial: string;
   if (alg === 'ES256') {
-    const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
-    const pub = await exportJWK(publicKey);
-    kid = await calculateJwkThumbprint(pub); // RFC 7638: derived from the key, the same everywhere
+    const { publicKey, privateKey } = (await crypto.subtle.generateKey(P256, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const pub = (await crypto.subtle.exportKey('jwk', publicKey)) as JsonWebKey;
+    kid = await jwkThumbprint(pub); // RFC 7638: derived from the key, the same everywhere
     publicJwk = JSON.stringify({ kty: pub.kty, crv: pub.crv, x: pub.x, y: pub.y, kid, alg, use: 'sig' });
-    privateMaterial = JSON.stringify(await exportJWK(privateKey));
+    const { kty, crv, x, y, d } = (await crypto.subtle.exportKey('jwk', privateKey)) as JsonWebKey;
+    privateMaterial = JSON.stringify({ kty, crv, x, y, d });
   } else {
     kid = `hs-${randomToken(12)}`;
     publicJwk = null;
     privateMaterial = b64url(crypto.getRandomValues(new Uint8Array(32))); // RFC 7518 section 3.2: >= 256 bits
   }
   return { kid, alg, publicJwk, privateEnc: await encryptSecret(keyEncryptionKey, privateMaterial, kid) };
+}
+
+const P256 = { name: 'ECDSA', namedCurve: 'P-256' } as const;
+
+/** RFC 7638 thumbprint of an EC public key: SHA-256 of its required members, in order, as base64url. */
+export function jwkThumbprint(jwk: JsonWebKey): Promise<string> {
+  return sha256(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }));
+}
+
+/** A P-256 key from its JWK, never extractable; `alg`, `use` and `kid` are ours, not WebCrypto's to check. */
+function importEc(jwk: JsonWebKey & { kid?: string; use?: string }, usage: 'sign' | 'verify'): Promise<CryptoKey> {
+  const { alg: _alg, use: _use, kid: _kid, key_ops: _ops, ext: _ext, ...material } = jwk;
+  return crypto.subtle.importKey('jwk', material, P256, false, [usage]);
 }
 
 export function importHmac(raw: Uint8Array<ArrayBuffer>, usage: 'sign' | 'verify'): Promise<CryptoKey> {
@@ -57,10 +70,9 @@ export async function importKey(row: StoredKey, keyEncryptionKey: string, usage:
   if (row.alg === 'ES256') {
     if (usage === 'verify') {
       if (!row.publicJwk) throw new Error(`signing key ${row.kid} has no public JWK`);
-      return (await importJWK(JSON.parse(row.publicJwk) as JWK, 'ES256')) as CryptoKey;
+      return importEc(JSON.parse(row.publicJwk) as JsonWebKey, 'verify');
     }
-    const jwk = JSON.parse(await decryptSecret(keyEncryptionKey, row.privateEnc, row.kid)) as JWK;
-    return (await importJWK(jwk, 'ES256', { extractable: false })) as CryptoKey;
+    return importEc(JSON.parse(await decryptSecret(keyEncryptionKey, row.privateEnc, row.kid)) as JsonWebKey, 'sign');
   }
   return importHmac(fromB64url(await decryptSecret(keyEncryptionKey, row.privateEnc, row.kid)), usage);
 }
