@@ -4,6 +4,7 @@
 import { AuthApiError, createAuthClient } from './edge-auth-client.js';
 import { createNotesPanel } from './notes.js';
 import { initMfa } from './mfa.js';
+import { createUsagePanel } from './usage.js';
 
 /** @typedef {import('./edge-auth-client.js').User} User */
 /** @typedef {import('./edge-auth-client.js').SessionInfo} SessionInfo */
@@ -39,6 +40,7 @@ function log(text) {
 }
 
 const notes = createNotesPanel(auth, { log });
+const usage = createUsagePanel(auth, { log });
 
 /** @param {unknown} err */
 function describe(err) {
@@ -82,6 +84,8 @@ function showSignedOut() {
   $('sessions').replaceChildren();
   $('private-result').textContent = '';
   notes.clear();
+  usage.clear();
+  $('console-link').hidden = true;
   mfa.reset();
   document.body.dataset.state = 'signed-out';
 }
@@ -92,6 +96,8 @@ function showSignedIn(user) {
   $('signed-in').hidden = false;
   $('whoami').hidden = false;
   $('whoami-name').textContent = user.username;
+  // A link only: the console and the admin API check the role themselves, freshly, on every request.
+  $('console-link').hidden = !user.roles.includes('admin');
   $('ttl').textContent = localStorage.getItem(TTL_KEY) ?? '?';
 
   /** @type {[string, string][]} */
@@ -114,6 +120,7 @@ function showSignedIn(user) {
   );
   document.body.dataset.state = 'signed-in';
   void notes.load();
+  usage.refresh();
 }
 
 /** @param {SessionInfo[]} sessions */
