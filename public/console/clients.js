@@ -1,6 +1,6 @@
 // @ts-check
-// Service clients (docs/machine-clients.md): list (GET /admin/clients), create (POST), change roles,
-// disable or enable (PATCH /admin/clients/:id), rotate the secret (POST .../rotate-secret), delete.
+// Service clients (docs/machine-clients.md): list (GET /admin/clients), create (POST), rename and
+// change roles, disable or enable (PATCH /admin/clients/:id), rotate the secret (POST .../rotate-secret), delete.
 // A new secret is the one value the console must hand over: it goes into a password field (not
 // drawn as text), with Copy and Forget buttons, and is dropped from the page when forgotten or
 // when another secret replaces it. Only its hash is kept by the service.
@@ -79,20 +79,27 @@ export function createClientsView(auth, nav) {
         const state = [c.disabled ? 'disabled' : 'active'];
         if (c.secret_rotated && c.previous_secret_expires_at) state.push(`previous secret valid until ${formatTime(c.previous_secret_expires_at)}`);
         if (c.locked_until && c.locked_until * 1000 > Date.now()) state.push(`locked until ${formatTime(c.locked_until)}`);
+        const name = h('input', { value: c.name, className: 'compact', maxLength: 64, ariaLabel: `name of ${c.name}` });
         const roles = h('input', { value: c.roles.join(', '), className: 'compact', ariaLabel: `roles of ${c.name}` });
-        const saveRoles = button('Save roles', async () => {
+        const save = button('Save', async () => {
+          /** @type {{ name?: string, roles?: string[] }} */
+          const patch = {};
+          if (name.value.trim() !== c.name) patch.name = name.value.trim();
+          const newRoles = splitList(roles.value);
+          if (newRoles.join(',') !== c.roles.join(',')) patch.roles = newRoles;
+          if (!patch.name && !patch.roles) return setStatus('Nothing changed.');
           /** @type {{ client: Client }} */
-          const res = await auth.request(base, { method: 'PATCH', body: { roles: splitList(roles.value) } });
+          const res = await auth.request(base, { method: 'PATCH', body: patch });
           replace(res.client);
-          setStatus(`Roles of client "${c.name}" saved; its tokens were revoked.`, 'ok');
+          setStatus(`Client "${res.client.name}" saved.`, 'ok');
         });
         return h(
           'tr',
           { dataset: { clientId: c.client_id } },
           ...cells(
-            c.name,
+            h('span', { className: 'row' }, name),
             h('code', { textContent: c.client_id }),
-            h('span', { className: 'row' }, roles, saveRoles),
+            h('span', { className: 'row' }, roles, save),
             state.join('; '),
             formatTime(c.created_at),
             h(
