@@ -151,6 +151,7 @@ export default async function consoleScenario(t) {
     assert.equal(res.status(), 200, await res.text());
     assert.deepEqual(JSON.parse(await res.text()).user.roles, []);
     await adminPage.locator('#user-detail dd[data-field="roles"]', { hasText: '–' }).waitFor();
+    await adminPage.screenshot({ path: `${t.out}/console-user.png`, fullPage: true });
   });
 
   await t.step("the demoted user's next admin request is refused", async () => {
@@ -170,8 +171,8 @@ export default async function consoleScenario(t) {
 
   await t.step('the audit view shows the demotion', async () => {
     await Promise.all([response(adminPage, 'GET', '/admin/audit'), adminPage.click('#user-detail button:has-text("Audit events")')]);
+    await adminPage.locator(`#audit-list[data-query*="user=${userId}"]`).waitFor();
     const rows = adminPage.locator(`#audit-list tr[data-event="role_change"][data-subject-id="${userId}"]`);
-    await rows.first().waitFor();
     assert.equal(await rows.count(), 2, 'a promotion and a demotion');
     // Newest first: the demotion, from ["admin"] to [].
     const detail = JSON.parse((await rows.first().locator('code.detail').textContent()) ?? '{}');
@@ -180,6 +181,7 @@ export default async function consoleScenario(t) {
     await adminPage.fill('#audit-event', 'role_change');
     const [res] = await Promise.all([response(adminPage, 'GET', '/admin/audit'), adminPage.click('#audit-submit')]);
     assert.match(res.url(), /event=role_change/);
+    await adminPage.locator('#audit-list[data-query*="event=role_change"]').waitFor();
     assert.equal(await adminPage.locator('#audit-list tbody tr').count(), 2);
   });
 

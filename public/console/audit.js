@@ -50,6 +50,7 @@ export function createAuditView(auth) {
     rows = append ? [...rows, ...page.events] : page.events;
     nextCursor = page.next_cursor;
     render();
+    list.dataset.query = query.toString(); // what is shown (for tests and the curious)
   }
 
   function render() {
@@ -106,6 +107,7 @@ export function createAuditView(auth) {
       rows = [];
       nextCursor = null;
       list.replaceChildren();
+      delete list.dataset.query;
     },
   };
 }
