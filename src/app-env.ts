@@ -30,5 +30,9 @@ export interface AppEnv {
     auth: AuthContext;
     /** The GATEWAY_ROUTES pattern a proxied request matched (src/gateway); unset otherwise. */
     gatewayRoute?: string;
+    /** Request body bytes a proxied request sent upstream (usage metering). */
+    gatewayBytesIn?: number;
+    /** RateLimit-Policy / RateLimit of the caller's quota tier, set on the response (src/usage/quotas.ts). */
+    quotaHeaders?: [string, string][];
   };
 }

@@ -28,6 +28,8 @@ import { apiRoutes } from './routes/api';
 import { apiKeyRoutes } from './routes/api-keys';
 import { authRoutes } from './routes/auth';
 import { wellKnownRoutes } from './routes/well-known';
+import { meterRequest } from './usage/record';
+import { adminUsageRoutes, usageRoutes } from './usage/routes';
 
 export interface AppDeps {
   /** Current time in milliseconds; Date.now in production. */
@@ -89,6 +91,10 @@ export function createApp(deps: AppDeps = {}) {
     // A proxied response keeps the upstream's own policy; edge-auth's fills in what it left unset.
     setSecurityHeaders(headers, c.get('gatewayRoute') === undefined);
     headers.set('X-Request-Id', requestId);
+    const quota = c.get('quotaHeaders');
+    if (quota) for (const [name, value] of quota) headers.set(name, value);
+    // Last: counts the request in memory; a due flush goes to waitUntil, never into this response.
+    meterRequest(c);
   });
 
   // Before edge-auth's own routes, which its table can never shadow (src/gateway/route-table.ts).
@@ -99,10 +105,12 @@ export function createApp(deps: AppDeps = {}) {
   app.route('/auth/mfa', mfaRoutes);
   app.route('/auth/passkeys', passkeyRoutes);
   app.route('/auth/passkey', passkeySignInRoutes);
+  app.route('/auth/usage', usageRoutes);
   app.route('/auth', authRoutes);
   app.route('/api', apiRoutes);
   app.route('/admin/keys', adminKeyRoutes);
   app.route('/admin/clients', adminClientRoutes);
+  app.route('/admin/usage', adminUsageRoutes);
   app.route('/admin', adminApiKeyRoutes);
   app.route('/admin', adminMfaRoutes);
   app.route('/admin', adminRoutes);

@@ -39,6 +39,15 @@ export interface Env {
   WEBAUTHN_RP_NAME?: string;
   WEBAUTHN_ORIGINS?: string;
   REQUIRE_MFA_FOR_ADMINS?: string;
+  /** Usage metering and quotas (docs/usage.md). */
+  USAGE_METERING?: string;
+  USAGE_FLUSH_SECONDS?: string;
+  USAGE_FLUSH_EVENTS?: string;
+  USAGE_RETENTION_DAYS?: string;
+  /** Quota tiers: a JSON object (a TOML inline table in wrangler.toml, or the same as JSON text). */
+  USAGE_QUOTAS?: unknown;
+  /** Optional Workers Analytics Engine dataset: one data point per counted request. */
+  USAGE_ANALYTICS?: { writeDataPoint(point: { indexes?: string[]; blobs?: string[]; doubles?: number[] }): void };
   JWT_SECRET?: string;
   KEY_ENCRYPTION_KEY?: string;
 }
@@ -62,9 +71,37 @@ export interface Config {
   webauthn: { rpId: string; rpName: string; origins: string[] };
   /** The admin API refuses administrators whose sign-in had no second factor (403 mfa_required). */
   requireMfaForAdmins: boolean;
+  /** Usage metering and quotas (src/usage, docs/usage.md). */
+  usage: UsageConfig;
   /** HS256 key material from the JWT_SECRET secret, when set. */
   jwtSecret: string | undefined;
   keyEncryptionKey: string;
+}
+
+export interface QuotaTier {
+  name: string;
+  /** Requests per minute, enforced by the [[ratelimits]] binding `binding` (whose limit it must equal). */
+  perMinute?: { limit: number; binding: string };
+  /** Requests per UTC day, enforced from the usage counters. */
+  perDay?: number;
+}
+
+export interface UsageConfig {
+  metering: boolean;
+  /** The meter flushes at most this often... */
+  flushSeconds: number;
+  /** ...or once this many requests are pending, whichever comes first. */
+  flushEvents: number;
+  retentionDays: number;
+  quotas: {
+    tiers: Map<string, QuotaTier>;
+    /** "api_key:<id>" / "client:<id>" / "user:<id>" -> tier: decides first. */
+    subjects: Map<string, QuotaTier>;
+    /** Role -> tier, in the order written: the first role the caller holds decides. */
+    roles: [string, QuotaTier][];
+    /** Everyone else (none: no quota). */
+    fallback: QuotaTier | undefined;
+  };
 }
 
 export class ConfigError extends Error {
@@ -112,6 +149,10 @@ const SETTINGS = [
   'WEBAUTHN_RP_NAME',
   'WEBAUTHN_ORIGINS',
   'REQUIRE_MFA_FOR_ADMINS',
+  'USAGE_METERING',
+  'USAGE_FLUSH_SECONDS',
+  'USAGE_FLUSH_EVENTS',
+  'USAGE_RETENTION_DAYS',
 ] as const satisfies readonly (keyof Env)[];
 
 function int(env: Env, name: keyof Env, fallback: number, min: number, max: number, unit = 'seconds'): number {
@@ -244,9 +285,102 @@ export function parseConfig(env: Env): Config {
     auditRetentionDays,
     webauthn,
     requireMfaForAdmins: requireMfaRaw === 'true',
+    usage: parseUsage(env),
     jwtSecret,
     keyEncryptionKey,
   } satisfies Config;
+}
+
+const QUOTA_VARIABLE = 'USAGE_QUOTAS';
+const TIER_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+const BINDING_NAME = /^[A-Z][A-Z0-9_]{0,63}$/;
+const QUOTA_SUBJECT = /^(user|api_key|client):[A-Za-z0-9._~-]{1,128}$/;
+const QUOTA_ROLE = /^[a-z][a-z0-9_-]{0,31}$/;
+/** The per-minute limit's window: every [[ratelimits]] binding of a tier has `period = 60`. */
+export const QUOTA_MINUTE_SECONDS = 60;
+
+function record(name: string, raw: unknown): Record<string, unknown> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(name, 'must be an object');
+  return raw as Record<string, unknown>;
+}
+
+function onlyKeys(name: string, value: Record<string, unknown>, keys: string[]): void {
+  for (const key of Object.keys(value)) {
+    if (!keys.includes(key)) throw new ConfigError(name, `unknown key "${key.slice(0, 40)}" (expected ${keys.join(', ')})`);
+  }
+}
+
+function count(name: string, raw: unknown, max: number): number {
+  if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 1 || raw > max) throw new ConfigError(name, `must be a whole number between 1 and ${max}`);
+  return raw;
+}
+
+/**
+ * USAGE_QUOTAS: `{ "tiers": { "<tier>": { "per_minute": n, "binding": "RL_QUOTA_X", "per_day": n } },
+ * "default": "<tier>", "roles": { "<role>": "<tier>" }, "subjects": { "api_key:<id>": "<tier>" } }`.
+ * Unset or empty: no quotas. A tier without limits is unlimited (for example for administrators).
+ */
+function parseQuotas(raw: unknown): UsageConfig['quotas'] {
+  const none = { tiers: new Map(), subjects: new Map(), roles: [], fallback: undefined };
+  if (raw === undefined || (typeof raw === 'string' && raw.trim() === '')) return none;
+  let value = raw;
+  if (typeof raw === 'string') {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      throw new ConfigError(QUOTA_VARIABLE, 'is not valid JSON');
+    }
+  }
+  const top = record(QUOTA_VARIABLE, value);
+  onlyKeys(QUOTA_VARIABLE, top, ['tiers', 'default', 'roles', 'subjects']);
+  const tiers = new Map<string, QuotaTier>();
+  for (const [name, tierRaw] of Object.entries(record(`${QUOTA_VARIABLE}.tiers`, top.tiers ?? {}))) {
+    const at = `${QUOTA_VARIABLE}.tiers.${name.slice(0, 40)}`;
+    if (!TIER_NAME.test(name)) throw new ConfigError(at, 'a tier name is 1-32 lower-case letters, digits, "_" or "-"');
+    const tier = record(at, tierRaw);
+    onlyKeys(at, tier, ['per_minute', 'binding', 'per_day']);
+    if ((tier.per_minute === undefined) !== (tier.binding === undefined)) {
+      throw new ConfigError(at, 'per_minute and binding go together: the [[ratelimits]] binding enforces per_minute (its limit must equal it)');
+    }
+    let perMinute: QuotaTier['perMinute'];
+    if (tier.binding !== undefined) {
+      if (typeof tier.binding !== 'string' || !BINDING_NAME.test(tier.binding)) throw new ConfigError(`${at}.binding`, 'must name a [[ratelimits]] binding');
+      perMinute = { limit: count(`${at}.per_minute`, tier.per_minute, 1_000_000), binding: tier.binding };
+    }
+    const perDay = tier.per_day === undefined ? undefined : count(`${at}.per_day`, tier.per_day, 1_000_000_000);
+    tiers.set(name, { name, perMinute, perDay });
+  }
+  const tierOf = (at: string, name: unknown): QuotaTier => {
+    const tier = typeof name === 'string' ? tiers.get(name) : undefined;
+    if (!tier) throw new ConfigError(at, 'must name a tier defined in tiers');
+    return tier;
+  };
+  const subjects = new Map<string, QuotaTier>();
+  for (const [subject, name] of Object.entries(record(`${QUOTA_VARIABLE}.subjects`, top.subjects ?? {}))) {
+    const at = `${QUOTA_VARIABLE}.subjects.${subject.slice(0, 80)}`;
+    if (!QUOTA_SUBJECT.test(subject)) throw new ConfigError(at, 'a subject is "user:<id>", "api_key:<id>" or "client:<id>"');
+    subjects.set(subject, tierOf(at, name));
+  }
+  const roles: [string, QuotaTier][] = [];
+  for (const [role, name] of Object.entries(record(`${QUOTA_VARIABLE}.roles`, top.roles ?? {}))) {
+    const at = `${QUOTA_VARIABLE}.roles.${role.slice(0, 40)}`;
+    if (!QUOTA_ROLE.test(role)) throw new ConfigError(at, 'is not a role name');
+    roles.push([role, tierOf(at, name)]);
+  }
+  const fallback = top.default === undefined ? undefined : tierOf(`${QUOTA_VARIABLE}.default`, top.default);
+  return { tiers, subjects, roles, fallback };
+}
+
+function parseUsage(env: Env): UsageConfig {
+  const metering = (env.USAGE_METERING ?? 'on').trim() || 'on';
+  if (metering !== 'on' && metering !== 'off') throw new ConfigError('USAGE_METERING', 'must be on or off');
+  return {
+    metering: metering === 'on',
+    flushSeconds: int(env, 'USAGE_FLUSH_SECONDS', 5, 1, 60),
+    flushEvents: int(env, 'USAGE_FLUSH_EVENTS', 500, 1, 10_000, 'requests'),
+    retentionDays: int(env, 'USAGE_RETENTION_DAYS', 90, 1, 3650, 'days'),
+    quotas: parseQuotas(env.USAGE_QUOTAS),
+  };
 }
 
 // A registrable domain name (WebAuthn section 5.1.2 "RP ID"): lower-case labels, no scheme or port.
@@ -290,6 +424,17 @@ export function checkBindings(env: Env): void {
   }
 }
 
+/** Every quota tier's [[ratelimits]] binding must exist: quotas never silently lapse. */
+function checkQuotaBindings(env: Env, config: Config): void {
+  for (const tier of config.usage.quotas.tiers.values()) {
+    if (!tier.perMinute) continue;
+    const binding = (env as unknown as Record<string, { limit?: unknown } | undefined>)[tier.perMinute.binding];
+    if (typeof binding?.limit !== 'function') {
+      throw new ConfigError(`USAGE_QUOTAS.tiers.${tier.name}.binding`, `the [[ratelimits]] binding ${tier.perMinute.binding} is missing in this environment`);
+    }
+  }
+}
+
 const cache = new WeakMap<Env, Config>();
 
 /** The checked configuration of this `env`, memoised: env objects live as long as the isolate. */
@@ -298,6 +443,7 @@ export function getConfig(env: Env): Config {
   if (!config) {
     checkBindings(env);
     config = parseConfig(env);
+    checkQuotaBindings(env, config);
     cache.set(env, config);
   }
   return config;

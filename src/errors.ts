@@ -21,6 +21,7 @@ export const ERROR_STATUS = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,
+  quota_exceeded: 429,
   misconfigured: 500,
   internal_error: 500,
   // D1 or KV failing or too slow (src/lib/platform-fault.ts, docs/resilience.md); with Retry-After.
@@ -53,6 +54,7 @@ const DEFAULT_MESSAGE: Record<ErrorCode, string> = {
   payload_too_large: 'The request body is too large.',
   unsupported_media_type: 'The request body must be application/json.',
   rate_limited: 'Too many requests; try again later.',
+  quota_exceeded: 'The usage quota is exhausted; retry after the time in Retry-After.',
   misconfigured: 'The service is misconfigured.',
   internal_error: 'Internal error.',
   temporarily_unavailable: 'The service is temporarily unavailable; retry after the time in Retry-After.',

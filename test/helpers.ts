@@ -19,7 +19,9 @@ export class TestClock {
 export type Alg = 'ES256' | 'HS256';
 
 // String variables only: bindings (DB, KV, the RL_* rate limiters) are replaced by spreading env.
-export function testEnv(overrides: Partial<Record<Exclude<keyof Env, 'DB' | 'KV' | `RL_${string}` | 'GATEWAY_ROUTES'>, string>> & { GATEWAY_ROUTES?: unknown } = {}): Env {
+export function testEnv(
+  overrides: Partial<Record<Exclude<keyof Env, 'DB' | 'KV' | `RL_${string}` | 'GATEWAY_ROUTES' | 'USAGE_QUOTAS' | 'USAGE_ANALYTICS'>, string>> & { GATEWAY_ROUTES?: unknown; USAGE_QUOTAS?: unknown } = {},
+): Env {
   return { ...(env as unknown as Env), ...overrides };
 }
 

@@ -1,7 +1,7 @@
 // D1 schema (drizzle). Every table is described in docs/storage.md. Times are Unix seconds.
 // Changes go into a new migration (`npm run db:generate`), never into an applied one.
 import { sql } from 'drizzle-orm';
-import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 export const users = sqliteTable(
   'users',
@@ -154,6 +154,36 @@ export const auditLog = sqliteTable(
     index('audit_at_idx').on(t.at),
     index('audit_subject_idx').on(t.subjectId, t.at),
     index('audit_event_idx').on(t.event, t.at),
+  ],
+);
+
+/**
+ * Usage counters (src/usage, docs/usage.md): one row per subject x route key x UTC hour, added to by
+ * the per-isolate meter's batched upserts (`requests = requests + excluded.requests`). The primary
+ * key serves a subject's own usage; the hour index serves the admin listing and the retention.
+ */
+export const usageCounters = sqliteTable(
+  'usage_counters',
+  {
+    /** user, api_key or client. */
+    subjectType: text('subject_type').notNull(),
+    /** The user id, the API key id, or the client_id. */
+    subjectId: text('subject_id').notNull(),
+    /** "<METHOD> <pattern>": the route as configured, never the raw path. */
+    route: text('route').notNull(),
+    /** Start of the UTC hour, Unix seconds. */
+    hour: integer('hour').notNull(),
+    requests: integer('requests').notNull().default(0),
+    status2xx: integer('status_2xx').notNull().default(0),
+    status3xx: integer('status_3xx').notNull().default(0),
+    status4xx: integer('status_4xx').notNull().default(0),
+    status5xx: integer('status_5xx').notNull().default(0),
+    bytesIn: integer('bytes_in').notNull().default(0),
+    bytesOut: integer('bytes_out').notNull().default(0),
+  },
+  (t) => [
+    primaryKey({ columns: [t.subjectType, t.subjectId, t.route, t.hour] }),
+    index('usage_hour_idx').on(t.hour, t.subjectType, t.subjectId, t.route),
   ],
 );
 

@@ -11,6 +11,7 @@ import { platformFaultOf } from '../lib/platform-fault';
 import { csrfCheck, originAllowed } from '../middleware/csrf';
 import { extractAccessToken, noTokenError, verifyPresented } from '../middleware/require-auth';
 import { keyRing } from '../tokens/keys';
+import { enforceQuota } from '../usage/quotas';
 import { identityAssertion } from './assertion';
 import { requestBody, sendUpstream, UpstreamFailure, type UpstreamFetcher } from './forward';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers';
@@ -57,6 +58,11 @@ async function proxy(c: Context<AppEnv>, route: GatewayRoute, url: URL, event: L
   const config = c.get('config');
   const websocket = c.req.header('Upgrade')?.toLowerCase() === 'websocket';
   const { auth, bearer } = await callerOf(c, route);
+  if (auth) {
+    // The counted subject (src/usage/record.ts), and its quota before anything is sent upstream.
+    c.set('auth', auth);
+    await enforceQuota(c, auth);
+  }
   event.userId = auth?.userId;
   event.subjectType = auth ? auth.subject : 'anonymous';
   // A WebSocket handshake is a GET, which the CSRF rule lets through; a cookie-authenticated one
@@ -80,6 +86,7 @@ async function proxy(c: Context<AppEnv>, route: GatewayRoute, url: URL, event: L
   const upstream = await sendUpstream(fetcher, target, { method: c.req.method, headers, body }, route, meter);
 
   if (meter.done) event.bytesIn = meter.bytes;
+  c.set('gatewayBytesIn', meter.bytes);
   const length = upstream.headers.get('content-length');
   if (length !== null && /^\d+$/.test(length)) event.bytesOut = Number(length);
   const responseHeaders = clientResponseHeaders(upstream.headers);

@@ -15,8 +15,8 @@ function invalidCursor(): AppError {
 }
 
 /** The sort key inside a cursor of `kind`; 400 invalid_request for anything else. */
-export function decodeCursor(kind: string, cursor: string): string {
-  if (cursor.length === 0 || cursor.length > MAX_CURSOR_LENGTH) throw invalidCursor();
+export function decodeCursor(kind: string, cursor: string, maxLength = MAX_CURSOR_LENGTH): string {
+  if (cursor.length === 0 || cursor.length > maxLength) throw invalidCursor();
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(fromB64url(cursor));

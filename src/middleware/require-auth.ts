@@ -14,6 +14,7 @@ import { ROLE_PATTERN } from '../lib/validation';
 import { authenticate, type SubjectType } from '../services/authenticate';
 import { MAX_TOKEN_LENGTH } from '../tokens/access';
 import { looksLikeApiKey } from '../tokens/api-key-format';
+import { enforceQuota } from '../usage/quotas';
 
 export interface RequireAuthOptions {
   /** Admit callers holding any of these roles (none: any authenticated caller). */
@@ -158,6 +159,7 @@ export function requireAuth(options: RequireAuthOptions = {}): MiddlewareHandler
       if (authTime === undefined || c.get('now')() - authTime > options.maxAge) throw stepUpRequired(options.maxAge);
     }
     c.set('auth', auth);
+    await enforceQuota(c, auth);
     await next();
   };
 }

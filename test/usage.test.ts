@@ -1,0 +1,230 @@
+// Issue 15: usage metering and the read API. Counting happens in the app middleware into a
+// per-isolate meter (src/usage/meter.ts), flushed in batched upserts; these tests flush it
+// explicitly where they need every count in D1 (`flushed`), and otherwise let the flush rules act.
+import { describe, expect, it } from 'vitest';
+import { meterFor } from '../src/usage/meter';
+import { Client, errorOf, T0, testEnv, type TokenBody } from './helpers';
+import { setRoles, userWith } from './gateway-helpers';
+
+async function flushed(c: Client): Promise<void> {
+  await meterFor(c.env, c.config).flush();
+}
+
+interface OwnUsage {
+  subject: { type: string; id: string };
+  granularity: string;
+  from: string;
+  to: string;
+  totals: { requests: number; bytes_in: number; bytes_out: number };
+  buckets: { start: string; route: string; requests: number; status: Record<string, number>; bytes_in: number; bytes_out: number }[];
+}
+
+async function ownUsage(c: Client, token: string, query = ''): Promise<OwnUsage> {
+  const res = await c.request('GET', `/auth/usage${query}`, { token });
+  expect(res.status, await res.clone().text()).toBe(200);
+  return (await res.json()) as OwnUsage;
+}
+
+async function adminOf(c: Client): Promise<TokenBody & { id: string }> {
+  return userWith(c, ['admin']);
+}
+
+interface AdminRow {
+  subject: { type: string; id: string };
+  route: string;
+  start: string;
+  requests: number;
+  status: Record<string, number>;
+  bytes_in: number;
+  bytes_out: number;
+}
+
+async function adminUsage(c: Client, token: string, query: string): Promise<{ rows: AdminRow[]; next_cursor: string | null }> {
+  const res = await c.request('GET', `/admin/usage${query}`, { token });
+  expect(res.status, await res.clone().text()).toBe(200);
+  return (await res.json()) as { rows: AdminRow[]; next_cursor: string | null };
+}
+
+async function clientToken(c: Client, admin: TokenBody): Promise<{ id: string; token: string }> {
+  const created = await c.request('POST', '/admin/clients', { token: admin.access_token, json: { name: 'partner', roles: ['reports'] } });
+  expect(created.status).toBe(201);
+  const { client, client_secret } = (await created.json()) as { client: { client_id: string }; client_secret: string };
+  const res = await c.request('POST', '/oauth/token', {
+    body: 'grant_type=client_credentials',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: `Basic ${btoa(`${client.client_id}:${client_secret}`)}` },
+  });
+  expect(res.status).toBe(200);
+  return { id: client.client_id, token: ((await res.json()) as { access_token: string }).access_token };
+}
+
+const HOUR_ISO = new Date(T0 * 1000 - ((T0 * 1000) % 3_600_000)).toISOString().replace('.000Z', 'Z');
+
+describe('counting', () => {
+  it('counts exact after N requests across several flushes and concurrent requests', async () => {
+    const c = new Client(testEnv({ USAGE_FLUSH_EVENTS: '5', USAGE_FLUSH_SECONDS: '60' }));
+    const user = await c.signedUp();
+    for (let i = 0; i < 12; i++) expect((await c.request('GET', '/api/private', { token: user.access_token })).status).toBe(200);
+    await Promise.all(Array.from({ length: 9 }, () => c.request('GET', '/api/private', { token: user.access_token })));
+    // 21 counted: four flushes ran by count (every 5th request), one is still pending.
+    expect(meterFor(c.env, c.config).pendingRequests).toBe(1);
+    await flushed(c);
+    const usage = await ownUsage(c, user.access_token);
+    expect(usage.subject).toEqual({ type: 'user', id: user.id });
+    expect(usage.granularity).toBe('hour');
+    expect(usage.buckets).toEqual([
+      { start: HOUR_ISO, route: 'GET /api/private', requests: 21, status: { '2xx': 21, '3xx': 0, '4xx': 0, '5xx': 0 }, bytes_in: 0, bytes_out: 0 },
+    ]);
+    expect(usage.totals).toEqual({ requests: 21, bytes_in: 0, bytes_out: 0 });
+  });
+});
+
+describe('what is counted, and as whom', () => {
+  it('per route pattern, never the raw path; refusals before a route and anonymous requests are not counted', async () => {
+    const c = new Client(testEnv());
+    const user = await c.signedUp();
+    const other = await c.login(user.username, user.password);
+    const sessions = (await (await c.request('GET', '/auth/sessions', { token: user.access_token })).json()) as { sessions: { id: string }[] };
+    const otherId = sessions.sessions.find((s) => s.id !== undefined && s.id !== JSON.parse(atob(user.access_token.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))).sid)!.id;
+    expect((await c.request('DELETE', `/auth/sessions/${otherId}`, { token: user.access_token })).status).toBe(204);
+    expect((await c.request('DELETE', '/auth/sessions/00000000-0000-4000-8000-000000000000', { token: user.access_token })).status).toBe(404);
+    expect((await c.request('GET', '/api/private')).status).toBe(401); // anonymous: nobody to count
+    expect((await c.request('GET', '/api/admin', { token: user.access_token })).status).toBe(403); // refused by requireAuth: no subject set
+    expect((await c.request('GET', '/auth/nowhere', { token: user.access_token })).status).toBe(404); // no route
+    expect(other.access_token).not.toBe(user.access_token);
+    await flushed(c);
+    const usage = await ownUsage(c, user.access_token);
+    expect(usage.buckets.map((b) => [b.route, b.requests, b.status['2xx'], b.status['4xx']])).toEqual([
+      ['DELETE /auth/sessions/:id', 2, 1, 1],
+      ['GET /auth/sessions', 1, 1, 0],
+    ]);
+  });
+
+  it('API keys and clients are counted as themselves, not as their owner', async () => {
+    const c = new Client(testEnv());
+    const admin = await adminOf(c);
+    const created = await c.request('POST', '/auth/api-keys', { token: admin.access_token, json: { name: 'ci' } });
+    expect(created.status).toBe(201);
+    const { api_key, key } = (await created.json()) as { api_key: string; key: { id: string } };
+    for (let i = 0; i < 3; i++) expect((await c.request('GET', '/api/private', { headers: { 'X-API-Key': api_key } })).status).toBe(200);
+    const client = await clientToken(c, admin);
+    for (let i = 0; i < 2; i++) expect((await c.request('GET', '/api/private', { token: client.token })).status).toBe(200);
+    await flushed(c);
+
+    const adminOwn = await ownUsage(c, admin.access_token);
+    expect(adminOwn.buckets.map((b) => b.route)).toEqual(['POST /admin/clients', 'POST /auth/api-keys']);
+    const keyOwn = (await (await c.request('GET', '/auth/usage', { headers: { 'X-API-Key': api_key } })).json()) as OwnUsage;
+    expect(keyOwn.subject).toEqual({ type: 'api_key', id: key.id });
+    expect(keyOwn.buckets.map((b) => [b.route, b.requests])).toEqual([['GET /api/private', 3]]);
+    const clientOwn = await ownUsage(c, client.token);
+    expect(clientOwn.subject).toEqual({ type: 'client', id: client.id });
+    expect(clientOwn.buckets.map((b) => [b.route, b.requests])).toEqual([['GET /api/private', 2]]);
+
+    await flushed(c);
+    const rows = (await adminUsage(c, admin.access_token, `?subject=api_key:${key.id}`)).rows;
+    expect(rows.map((r) => [r.subject, r.route, r.requests])).toEqual([
+      [{ type: 'api_key', id: key.id }, 'GET /api/private', 3],
+      [{ type: 'api_key', id: key.id }, 'GET /auth/usage', 1],
+    ]);
+  });
+});
+
+describe('GET /admin/usage', () => {
+  it('filters, pages with a cursor, sums by day, and exports CSV', async () => {
+    const c = new Client(testEnv());
+    const admin = await adminOf(c);
+    const user = await c.signedUp();
+    for (let hour = 0; hour < 3; hour++) {
+      // Access tokens live 15 minutes: each hour signs in again.
+      const { access_token } = await c.login(user.username, user.password);
+      for (let i = 0; i <= hour; i++) expect((await c.request('GET', '/api/private', { token: access_token })).status).toBe(200);
+      c.clock.advance(3600);
+    }
+    const fresh = await c.login(user.username, user.password);
+    expect((await c.request('GET', '/auth/sessions', { token: fresh.access_token })).status).toBe(200);
+    const adminNow = await c.login(admin.user.username, 'correct horse battery');
+    await flushed(c);
+
+    const filter = `?subject=user:${user.id}&from=${new Date((T0 - 3600) * 1000).toISOString()}&to=${new Date((T0 + 4 * 3600) * 1000).toISOString()}`;
+    const all = await adminUsage(c, adminNow.access_token, filter);
+    expect(all.rows.map((r) => [r.start, r.route, r.requests])).toEqual([
+      [HOUR_ISO, 'GET /api/private', 1],
+      [new Date((T0 + 3600) * 1000).toISOString().replace('.000Z', 'Z'), 'GET /api/private', 2],
+      [new Date((T0 + 7200) * 1000).toISOString().replace('.000Z', 'Z'), 'GET /api/private', 3],
+      [new Date((T0 + 10800) * 1000).toISOString().replace('.000Z', 'Z'), 'GET /auth/sessions', 1],
+    ]);
+    expect(all.next_cursor).toBeNull();
+
+    const paged: AdminRow[] = [];
+    let cursor: string | null = '';
+    while (cursor !== null) {
+      const page: { rows: AdminRow[]; next_cursor: string | null } = await adminUsage(c, adminNow.access_token, `${filter}&limit=3${cursor ? `&cursor=${cursor}` : ''}`);
+      paged.push(...page.rows);
+      cursor = page.next_cursor;
+    }
+    expect(paged).toEqual(all.rows);
+
+    const byRoute = await adminUsage(c, adminNow.access_token, `${filter}&route=${encodeURIComponent('GET /auth/sessions')}`);
+    expect(byRoute.rows.map((r) => r.requests)).toEqual([1]);
+    const byDay = await adminUsage(c, adminNow.access_token, `${filter}&granularity=day`);
+    expect(byDay.rows.map((r) => [r.route, r.requests])).toEqual([
+      ['GET /api/private', 6],
+      ['GET /auth/sessions', 1],
+    ]);
+
+    const csv = await c.request('GET', `/admin/usage${filter}&limit=2`, { token: adminNow.access_token, headers: { Accept: 'text/csv' } });
+    expect(csv.status).toBe(200);
+    expect(csv.headers.get('Content-Type')).toBe('text/csv; charset=utf-8');
+    expect(csv.headers.get('X-Next-Cursor')).toMatch(/.+/);
+    expect((await csv.text()).split('\r\n')).toEqual([
+      'subject_type,subject_id,route,start,requests,status_2xx,status_3xx,status_4xx,status_5xx,bytes_in,bytes_out',
+      `user,${user.id},GET /api/private,${HOUR_ISO},1,1,0,0,0,0,0`,
+      `user,${user.id},GET /api/private,${new Date((T0 + 3600) * 1000).toISOString().replace('.000Z', 'Z')},2,2,0,0,0,0,0`,
+      '',
+    ]);
+    const csv2 = await c.request('GET', `/admin/usage${filter}&format=csv&granularity=day`, { token: adminNow.access_token });
+    expect((await csv2.text()).split('\r\n')).toHaveLength(4);
+  });
+
+  it('is for administrators only', async () => {
+    const c = new Client(testEnv());
+    const user = await c.signedUp();
+    expect((await c.request('GET', '/admin/usage', { token: user.access_token })).status).toBe(403);
+    expect((await c.request('GET', '/admin/usage')).status).toBe(401);
+    expect((await c.request('GET', '/auth/usage')).status).toBe(401);
+  });
+
+  it('bad parameters are 400 invalid_request', async () => {
+    const c = new Client(testEnv());
+    const admin = await adminOf(c);
+    const bad = [
+      '/auth/usage?from=yesterday',
+      '/auth/usage?from=2026-13-45T00:00:00Z',
+      '/auth/usage?granularity=week',
+      '/auth/usage?from=2026-12-02T00:00:00Z&to=2026-12-01T00:00:00Z',
+      '/auth/usage?from=2026-01-01T00:00:00Z&to=2026-03-01T00:00:00Z', // more than 31 days of hours
+      '/auth/usage?from=2025-01-01&to=2026-03-01&granularity=day', // more than 366 days
+      '/auth/usage?from=2026-12-01T00:00:00Z&from=2026-12-01T00:00:00Z',
+      '/auth/usage?subject=user:x',
+      '/admin/usage?subject=root:x',
+      '/admin/usage?subject=user:',
+      '/admin/usage?route=private',
+      '/admin/usage?limit=0',
+      '/admin/usage?limit=501',
+      '/admin/usage?cursor=bm9wZQ',
+      '/admin/usage?format=xml',
+    ];
+    for (const path of bad) {
+      const res = await c.request('GET', path, { token: admin.access_token });
+      expect(res.status, path).toBe(400);
+      expect((await errorOf(res)).error, path).toBe('invalid_request');
+    }
+    // A cursor made for hours is refused for days.
+    const user = await c.signedUp();
+    for (let i = 0; i < 2; i++) await c.request('GET', '/api/private', { token: user.access_token });
+    await flushed(c);
+    const page = await adminUsage(c, admin.access_token, '?limit=1');
+    expect(page.next_cursor).not.toBeNull();
+    const res = await c.request('GET', `/admin/usage?limit=1&granularity=day&cursor=${page.next_cursor}`, { token: admin.access_token });
+    expect(res.status).toBe(400);
+  });
+});
