@@ -40,6 +40,7 @@ describe('the admin console as static assets', () => {
   it('pages load only their own scripts and styles: nothing inline, nothing from another origin', () => {
     expect(Object.keys(pages)).toEqual(expect.arrayContaining(['../public/index.html', '../public/console/index.html']));
     for (const [file, html] of Object.entries(pages)) {
+      expect(html, file).toMatch(/<script\b/);
       for (const tag of html.match(/<script\b[^>]*>/g) ?? []) expect(tag, file).toMatch(/\ssrc="\/[^/]/);
       expect(html, file).not.toMatch(/<style\b/i);
       expect(html, file).not.toMatch(/\sstyle=/i);
@@ -48,9 +49,27 @@ describe('the admin console as static assets', () => {
     }
   });
 
+  it('stylesheets close every block (an unclosed one silently drops every rule after it)', async () => {
+    // Read as served (vitest turns CSS imports into empty modules).
+    const assets = (env as unknown as { ASSETS: Fetcher }).ASSETS;
+    for (const file of ['/css/app.css', '/console/console.css']) {
+      const css = await (await assets.fetch(`http://localhost${file}`)).text();
+      expect(css.length, file).toBeGreaterThan(500);
+      let depth = 0;
+      for (const ch of css.replace(/\/\*[\s\S]*?\*\//g, '')) {
+        if (ch === '{') depth++;
+        if (ch === '}') depth--;
+        expect(depth, file).toBeGreaterThanOrEqual(0);
+        expect(depth, file).toBeLessThanOrEqual(2);
+      }
+      expect(depth, file).toBe(0);
+    }
+  });
+
   it('scripts never turn strings into markup', () => {
     expect(Object.keys(scripts)).toEqual(expect.arrayContaining(['../public/console/console.js', '../public/js/usage-chart.js']));
     for (const [file, js] of Object.entries(scripts)) {
+      expect(js, file).toMatch(/@ts-check/);
       expect(js, file).not.toMatch(/\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML|document\.write|\beval\(|new Function\(/);
       expect(js, file).not.toMatch(/setAttribute\(\s*['"](style|on[a-z]+)['"]/);
     }

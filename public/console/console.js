@@ -21,6 +21,8 @@ const auth = createAuthClient();
 let me = null;
 /** @type {string | null} the pending second step of a sign-in */
 let mfaToken = null;
+/** True while this tab signs in itself: its own 'signed-in' event must not start a second boot. */
+let signingIn = false;
 
 const audit = createAuditView(auth);
 const usage = createUsageView(auth);
@@ -135,7 +137,8 @@ $('login-form').addEventListener('submit', (event) => {
   const form = /** @type {HTMLFormElement} */ (event.currentTarget);
   const { username = '', password = '' } = formValues(form);
   void guarded(/** @type {HTMLButtonElement} */ ($('login-submit')), async () => {
-    const grant = await auth.login({ username, password });
+    signingIn = true;
+    const grant = await auth.login({ username, password }).finally(() => (signingIn = false));
     form.reset();
     if ('mfa_required' in grant) {
       mfaToken = grant.mfa_token;
@@ -155,7 +158,8 @@ $('mfa-form').addEventListener('submit', (event) => {
   const { code, recovery_code } = formValues(form);
   void guarded(/** @type {HTMLButtonElement} */ ($('mfa-submit')), async () => {
     if (!mfaToken) throw new Error('Sign in with your password first.');
-    const grant = await auth.verifyMfa(mfaToken, recovery_code ? { recovery_code } : { code: code ?? '' });
+    signingIn = true;
+    const grant = await auth.verifyMfa(mfaToken, recovery_code ? { recovery_code } : { code: code ?? '' }).finally(() => (signingIn = false));
     form.reset();
     await signedIn(grant);
   });
@@ -181,7 +185,8 @@ auth.subscribe((event) => {
         'other-tab': 'Signed out in another tab.',
       }[event.reason],
     );
-  } else if (event.type === 'signed-in' && document.body.dataset.state === 'signed-out') {
+  } else if (event.type === 'signed-in' && !signingIn && document.body.dataset.state === 'signed-out') {
+    // Another tab signed in.
     void guarded(null, boot);
   }
 });

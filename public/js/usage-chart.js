@@ -100,7 +100,7 @@ export function timeChart(buckets, window) {
   });
   if (slots.length) {
     chart.append(svg('text', { x: 2, y: height - 3, class: 'tick' }, slotLabel(slots[0], window.granularity)));
-    chart.append(svg('text', { x: width - 2, y: height - 3, class: 'tick end' }, slotLabel(slots[slots.length - 1], window.granularity)));
+    chart.append(svg('text', { x: width - 2, y: height - 3, class: 'tick end', 'text-anchor': 'end' }, slotLabel(slots[slots.length - 1], window.granularity)));
   }
   return chart;
 }
@@ -145,7 +145,7 @@ export function routeChart(buckets) {
     if (r.requests > classified) {
       g.append(svg('rect', { x: x.toFixed(2), y: y + 4, width: Math.max(1, (r.requests - classified) * scale).toFixed(2), height: row - 8, class: 'bar' }));
     }
-    g.append(svg('text', { x: width, y: y + 15, class: 'count end' }, formatCount(r.requests)));
+    g.append(svg('text', { x: width, y: y + 15, class: 'count end', 'text-anchor': 'end' }, formatCount(r.requests)));
     chart.append(g);
   });
   return chart;
