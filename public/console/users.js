@@ -84,8 +84,8 @@ export function createUsersView(auth, nav) {
       /** @type {{ user: AdminUser }} */
       const res = await auth.request(base, { method: 'PATCH', body: patch });
       updateRow(res.user);
-      await renderUser(res.user);
       setStatus(done, 'ok');
+      await renderUser(res.user);
     };
 
     const facts = h(
@@ -128,8 +128,8 @@ export function createUsersView(auth, nav) {
         /** @type {{ user: AdminUser }} */
         const res = await auth.request(`${base}/unlock`, { method: 'POST' });
         updateRow(res.user);
-        await renderUser(res.user);
         setStatus(`${user.username} is unlocked.`, 'ok');
+        await renderUser(res.user);
       }),
       button('Audit events', () => nav.showAudit({ user: user.id })),
       button('Usage', () => nav.showUsage(`user:${user.id}`)),
