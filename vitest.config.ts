@@ -16,6 +16,8 @@ export default defineConfig(async () => {
             JWT_SECRET: 'test-jwt-secret-0123456789abcdefghijklmnopqrstuvwxyz',
             KEY_ENCRYPTION_KEY: 'test-key-encryption-key-0123456789abcdefghijklmnop',
           },
+          // A small quota tier's per-minute limiter (test/usage-quotas.test.ts), beside wrangler.toml's.
+          ratelimits: { RL_QUOTA_TEST: { namespace_id: "9901", simple: { limit: 3, period: 60 } } },
           // The gateway tests' upstream: a second Worker that answers with what it received.
           serviceBindings: { UPSTREAM: 'gateway-upstream', BROKEN: 'gateway-broken' },
           workers: [

@@ -152,11 +152,23 @@ export function checkConfig({ envName, config, topLevel, others = {} }) {
 
   const varsHavePlaceholders = Object.values(vars).some((v) => typeof v === 'string' && v.includes(PLACEHOLDER_MARK));
   if (!varsHavePlaceholders) {
+    let parsed;
     try {
-      parseConfig({ ...vars, ...standInSecrets() });
+      parsed = parseConfig({ ...vars, ...standInSecrets() });
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       problems.push(problem(`${prefix}.vars.${err.variable}`, `the Worker would refuse to serve: ${err.message}`));
+    }
+    // A quota tier's per-minute limit is a [[ratelimits]] binding of this environment, with that limit.
+    const limiters = new Map(list(config, 'ratelimits').map((rl) => [rl.name, rl]));
+    for (const tier of parsed?.usage.quotas.tiers.values() ?? []) {
+      if (!tier.perMinute) continue;
+      const rl = limiters.get(tier.perMinute.binding);
+      const setting = `${prefix}.vars.USAGE_QUOTAS.tiers.${tier.name}`;
+      if (!rl) problems.push(problem(`${setting}.binding`, `names ${tier.perMinute.binding}, which is not a [[${prefix}.ratelimits]] binding: the Worker would refuse to serve`));
+      else if (rl.simple?.limit !== tier.perMinute.limit || rl.simple?.period !== 60) {
+        problems.push(problem(`${setting}.per_minute`, `is ${tier.perMinute.limit}, but ${tier.perMinute.binding} allows ${rl.simple?.limit} per ${rl.simple?.period} s: the RateLimit-Policy header would be wrong`));
+      }
     }
 
     // The issuer is where verifiers fetch the JWKS and where cookie mode lives: this Worker must serve it.

@@ -94,6 +94,23 @@ describe('pre-flight refusals', () => {
     assert.match(result.problems[0].message, /has no TEST_ONLY_RL binding/);
   });
 
+  it('refuses a quota tier whose per-minute binding is missing or allows another limit (USAGE_QUOTAS)', () => {
+    // The production section is the last one in the file.
+    const withQuotas = (quotas) => {
+      const toml = filledToml();
+      const at = toml.lastIndexOf('USAGE_QUOTAS = ""');
+      return `${toml.slice(0, at)}USAGE_QUOTAS = ${quotas}${toml.slice(at + 'USAGE_QUOTAS = ""'.length)}`;
+    };
+    const good = checkConfig(inputFor(withQuotas('{ tiers = { standard = { per_minute = 600, binding = "RL_QUOTA_STANDARD", per_day = 1000 } }, default = "standard" }'), 'production'));
+    assert.deepEqual(good.problems, [], messages(good));
+    const missing = checkConfig(inputFor(withQuotas('{ tiers = { gold = { per_minute = 600, binding = "RL_QUOTA_GOLD" } }, default = "gold" }'), 'production'));
+    assert.deepEqual(settings(missing), ['env.production.vars.USAGE_QUOTAS.tiers.gold.binding']);
+    const wrong = checkConfig(inputFor(withQuotas('{ tiers = { standard = { per_minute = 100, binding = "RL_QUOTA_STANDARD" } } }'), 'production'));
+    assert.deepEqual(settings(wrong), ['env.production.vars.USAGE_QUOTAS.tiers.standard.per_minute']);
+    const bad = checkConfig(inputFor(withQuotas('{ tiers = { standard = { per_day = 0 } } }'), 'production'));
+    assert.deepEqual(settings(bad), ['env.production.vars.USAGE_QUOTAS.tiers.standard.per_day']);
+  });
+
   it('refuses ENVIRONMENT that does not match --env', () => {
     const toml = edit(filledToml(), 'ENVIRONMENT = "production"', 'ENVIRONMENT = "development"');
     const result = checkConfig(inputFor(toml, 'production'));

@@ -1,10 +1,13 @@
 // Issue 15: usage metering and the read API. Counting happens in the app middleware into a
 // per-isolate meter (src/usage/meter.ts), flushed in batched upserts; these tests flush it
 // explicitly where they need every count in D1 (`flushed`), and otherwise let the flush rules act.
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { runCleanup } from '../src/services/cleanup';
 import { meterFor } from '../src/usage/meter';
+import { instrumentedKv } from './bindings';
 import { Client, errorOf, T0, testEnv, type TokenBody } from './helpers';
-import { setRoles, userWith } from './gateway-helpers';
+import { ROUTES, userWith } from './gateway-helpers';
 
 async function flushed(c: Client): Promise<void> {
   await meterFor(c.env, c.config).flush();
@@ -226,5 +229,174 @@ describe('GET /admin/usage', () => {
     expect(page.next_cursor).not.toBeNull();
     const res = await c.request('GET', `/admin/usage?limit=1&granularity=day&cursor=${page.next_cursor}`, { token: admin.access_token });
     expect(res.status).toBe(400);
+  });
+});
+
+/** D1 whose batches (the meter's only write) wait for `release()`, and counts of every write issued. */
+function gatedD1(db: D1Database) {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const stats = { batches: 0, writes: 0 };
+  const WRITE = /^\s*(INSERT|UPDATE|DELETE|REPLACE)\b/i;
+  const wrapped = new Proxy(db, {
+    get(target, prop) {
+      if (prop === 'batch') {
+        return async (statements: D1PreparedStatement[]) => {
+          stats.batches++;
+          await gate;
+          return target.batch(statements);
+        };
+      }
+      if (prop === 'prepare') {
+        return (sql: string) => {
+          if (WRITE.test(sql)) stats.writes++;
+          return target.prepare(sql);
+        };
+      }
+      const value = Reflect.get(target, prop);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { db: wrapped, stats, release: () => open() };
+}
+
+describe('off the hot path', () => {
+  it('no D1 or KV write on the response path: the response is sent while the due flush still waits on D1', async () => {
+    const base = testEnv({ USAGE_FLUSH_EVENTS: '1' });
+    const setup = new Client(base);
+    const user = await setup.signedUp();
+    const gated = gatedD1(base.DB);
+    const kv = instrumentedKv(base.KV);
+    const e = { ...base, DB: gated.db, KV: kv.kv };
+    const app = new Client(e).app;
+    const ctx = createExecutionContext();
+    const headers = { Authorization: `Bearer ${user.access_token}` };
+    // Every request makes a flush due (USAGE_FLUSH_EVENTS=1); D1 is held shut meanwhile.
+    for (let i = 0; i < 3; i++) {
+      const res = await app.fetch(new Request('http://localhost/api/private', { headers }), e, ctx);
+      expect(res.status).toBe(200);
+    }
+    // Three responses delivered, three flushes started under waitUntil, none finished; no other write at all.
+    expect(gated.stats.batches).toBe(3);
+    expect(gated.stats.writes).toBe(3); // the flushes' upsert statements, prepared inside waitUntil
+    expect(kv.stats.puts + kv.stats.deletes).toBe(0);
+    expect(await countRows(base.DB, user.id)).toBe(0);
+    gated.release();
+    await waitOnExecutionContext(ctx);
+    expect(await countRows(base.DB, user.id)).toBe(3);
+  });
+
+  it('with metering off nothing is counted and nothing is written', async () => {
+    const base = testEnv({ USAGE_METERING: 'off', USAGE_FLUSH_EVENTS: '1' });
+    const c = new Client(base);
+    const user = await c.signedUp();
+    for (let i = 0; i < 3; i++) expect((await c.request('GET', '/api/private', { token: user.access_token })).status).toBe(200);
+    expect(meterFor(c.env, c.config).pendingRequests).toBe(0);
+    expect(await countRows(base.DB, user.id)).toBe(0);
+  });
+
+  it('one Analytics Engine data point per counted request, when the binding is configured', async () => {
+    const points: { indexes?: string[]; blobs?: string[]; doubles?: number[] }[] = [];
+    const e = { ...testEnv(), USAGE_ANALYTICS: { writeDataPoint: (p: (typeof points)[number]) => void points.push(p) } };
+    const c = new Client(e);
+    const user = await c.signedUp();
+    expect(points).toHaveLength(0); // register and login have no subject
+    expect((await c.request('GET', '/api/private', { token: user.access_token })).status).toBe(200);
+    expect((await c.request('GET', '/api/admin', { token: user.access_token })).status).toBe(403);
+    expect(points).toEqual([{ indexes: [`user:${user.id}`], blobs: ['user', user.id, 'GET /api/private'], doubles: [200, 0, 0] }]);
+  });
+});
+
+async function countRows(db: D1Database, subjectId: string): Promise<number> {
+  const row = await db.prepare('SELECT COALESCE(SUM(requests), 0) AS n FROM usage_counters WHERE subject_id = ?').bind(subjectId).first<{ n: number }>();
+  return row!.n;
+}
+
+describe('loss bound', () => {
+  it('an isolate evicted between flushes loses fewer than USAGE_FLUSH_EVENTS requests, all from its last USAGE_FLUSH_SECONDS', async () => {
+    const N = 10;
+    const c = new Client(testEnv({ USAGE_FLUSH_EVENTS: String(N), USAGE_FLUSH_SECONDS: '5' }));
+    const user = await c.signedUp();
+    const meter = meterFor(c.env, c.config);
+    let worst = 0;
+    // Eviction at every point of three flush cycles: what D1 holds is what survives.
+    for (let sent = 1; sent <= 3 * N; sent++) {
+      expect((await c.request('GET', '/api/private', { token: user.access_token })).status).toBe(200);
+      const lost = sent - (await countRows(c.env.DB, user.id));
+      expect(lost).toBe(meter.pendingRequests);
+      worst = Math.max(worst, lost);
+    }
+    expect(worst).toBe(N - 1);
+    // Time bound: a request USAGE_FLUSH_SECONDS after the oldest pending one flushes everything.
+    await meter.flush();
+    const before = await countRows(c.env.DB, user.id);
+    expect((await c.request('GET', '/api/private', { token: user.access_token })).status).toBe(200);
+    c.clock.advance(4);
+    expect((await c.request('GET', '/api/private', { token: user.access_token })).status).toBe(200);
+    expect(meter.pendingRequests).toBe(2);
+    c.clock.advance(1);
+    expect((await c.request('GET', '/api/private', { token: user.access_token })).status).toBe(200);
+    expect(meter.pendingRequests).toBe(0);
+    expect(await countRows(c.env.DB, user.id)).toBe(before + 3);
+  });
+
+  it('a failed flush keeps its counts for the next one', async () => {
+    const base = testEnv({ USAGE_FLUSH_EVENTS: '2' });
+    const setup = new Client(base);
+    const user = await setup.signedUp();
+    let fail = true;
+    const db = new Proxy(base.DB, {
+      get(target, prop) {
+        if (prop === 'batch') return async (s: D1PreparedStatement[]) => (fail ? Promise.reject(new Error('D1_ERROR: Network connection lost.')) : target.batch(s));
+        const value = Reflect.get(target, prop);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const c = new Client({ ...base, DB: db });
+    for (let i = 0; i < 2; i++) expect((await c.request('GET', '/api/private', { token: user.access_token })).status).toBe(200);
+    expect(meterFor(c.env, c.config).pendingRequests).toBe(2);
+    fail = false;
+    // The next due flush (the third request) carries the failed one's two.
+    for (let i = 0; i < 2; i++) expect((await c.request('GET', '/api/private', { token: user.access_token })).status).toBe(200);
+    expect(await countRows(base.DB, user.id)).toBe(3);
+    await flushed(c);
+    expect(await countRows(base.DB, user.id)).toBe(4);
+  });
+});
+
+describe('gateway routes', () => {
+  it('counted under the table entry with bytes in and out, the response streamed and counted as it passes', async () => {
+    const c = new Client(testEnv({ GATEWAY_ROUTES: ROUTES }));
+    const user = await c.signedUp();
+    const body = 'x'.repeat(1000);
+    const res = await c.request('POST', '/svc/items/42', { token: user.access_token, body, headers: { 'Content-Type': 'text/plain' } });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const got = await c.request('GET', '/svc/items/43', { token: user.access_token });
+    const text2 = await got.text();
+    await flushed(c);
+    const usage = await ownUsage(c, user.access_token);
+    expect(usage.buckets.map((b) => [b.route, b.requests, b.bytes_in, b.bytes_out])).toEqual([
+      ['GET /svc/*', 1, 0, new TextEncoder().encode(text2).byteLength],
+      ['POST /svc/*', 1, 1000, new TextEncoder().encode(text).byteLength],
+    ]);
+    expect(usage.totals.bytes_in).toBe(1000);
+  });
+});
+
+describe('retention', () => {
+  it('the scheduled clean-up deletes hours older than USAGE_RETENTION_DAYS', async () => {
+    const e = testEnv({ USAGE_RETENTION_DAYS: '7' });
+    const c = new Client(e);
+    const id = crypto.randomUUID();
+    const hour = T0 - (T0 % 3600);
+    const insert = (h: number) =>
+      e.DB.prepare("INSERT INTO usage_counters (subject_type, subject_id, route, hour, requests) VALUES ('user', ?, 'GET /api/private', ?, 1)").bind(id, h).run();
+    const ages = [0, 6 * 86_400, 7 * 86_400, 7 * 86_400 + 3600, 7 * 86_400 + 7200, 30 * 86_400];
+    for (const age of ages) await insert(hour - age);
+    const result = await runCleanup(e.DB, c.config, T0);
+    expect(result.usage).toBe(2);
+    const left = await e.DB.prepare('SELECT hour FROM usage_counters WHERE subject_id = ? ORDER BY hour DESC').bind(id).all<{ hour: number }>();
+    expect(left.results.map((r) => (hour - r.hour) / 3600)).toEqual([0, 6 * 24, 7 * 24, 7 * 24 + 1]);
   });
 });

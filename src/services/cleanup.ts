@@ -6,7 +6,8 @@
 // - retired signing keys whose overlap has passed (tokens/keys.ts);
 // - API keys revoked or expired more than a day ago (their KV copies are gone by then: deleted at
 //   revocation, expired with the key);
-// - mfa_tokens and WebAuthn challenges past their expiry (src/mfa/challenges.ts).
+// - mfa_tokens and WebAuthn challenges past their expiry (src/mfa/challenges.ts);
+// - usage counters of hours that ended more than USAGE_RETENTION_DAYS ago (docs/usage.md).
 // Deletes run in bounded batches (D1 limits a statement's work and a Worker's wall time), up to a
 // cap per run; whatever is left waits for the next run.
 import type { Config } from '../config';
@@ -23,6 +24,7 @@ export interface CleanupResult {
   keys: number;
   apiKeys: number;
   mfaChallenges: number;
+  usage: number;
   /** True when a cap was reached: more is left for the next run. */
   capped: boolean;
 }
@@ -65,12 +67,15 @@ export async function runCleanup(db: D1Database, config: Config, now: number, li
   const keys = await purgeRetiredKeys(db, now);
   const apiKeys = await deleteInBatches(db, 'api_keys', '(revoked_at IS NOT NULL AND revoked_at < ?) OR expires_at < ?', [now - DAY_SECONDS, now - DAY_SECONDS], l);
   const mfaChallenges = await deleteInBatches(db, 'mfa_challenges', 'expires_at < ?', [now], l);
+  // An hour row is kept while any part of its hour lies within the retention window.
+  const usage = await deleteInBatches(db, 'usage_counters', 'hour < ?', [now - config.usage.retentionDays * DAY_SECONDS - 3600], l);
   return {
     sessions: sessions.total,
     audit: audit.total,
     keys,
     apiKeys: apiKeys.total,
     mfaChallenges: mfaChallenges.total,
-    capped: sessions.capped || audit.capped || apiKeys.capped || mfaChallenges.capped,
+    usage: usage.total,
+    capped: sessions.capped || audit.capped || apiKeys.capped || mfaChallenges.capped || usage.capped,
   };
 }

@@ -126,8 +126,10 @@ export class UsageMeter {
     try {
       await addUsage(this.db, rows);
     } catch (err) {
-      for (const row of rows) this.#add(row);
-      this.#events += rows.length;
+      for (const row of rows) {
+        this.#add(row);
+        this.#events += row.requests;
+      }
       log('warn', 'usage.flush_failed', { code: 'usage_flush_failed', rows: rows.length, cause: describeError(err) });
     }
   }
