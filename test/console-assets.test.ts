@@ -30,6 +30,16 @@ describe('the admin console as static assets', () => {
     }
   });
 
+  it('/console (no slash) and /console/index.html lead to /console/', async () => {
+    const assets = (env as unknown as { ASSETS: Fetcher }).ASSETS;
+    for (const path of ['/console', '/console/index.html']) {
+      const res = await assets.fetch(`http://localhost${path}`, { redirect: 'manual' });
+      await res.arrayBuffer();
+      expect([301, 307, 308], path).toContain(res.status);
+      expect(new URL(res.headers.get('location') ?? '', 'http://localhost').pathname, path).toBe('/console/');
+    }
+  });
+
   it('does not live under a path the Worker takes first', () => {
     const first = /run_worker_first\s*=\s*\[([^\]]*)\]/.exec(wranglerToml)?.[1] ?? '';
     const patterns = [...first.matchAll(/"([^"]+)"/g)].map((m) => m[1]!);
