@@ -235,7 +235,10 @@ async function main() {
   const passthroughW = await start(passthrough, 'passthrough', { bindings: { UPSTREAM: upstream.url } });
   const svcHS = await start(service, 'service-hs256', { bindings: { ...vars, ...secrets, ...gateway, JWT_ALG: 'HS256' }, d1, kv, ratelimits });
   const svcES = await start(service, 'service-es256', { bindings: { ...vars, ...secrets, ...gateway, JWT_ALG: 'ES256' }, d1, kv, ratelimits });
-  for (const w of [svcHS, svcES]) for (const binding of d1) await applyMigrations(w, binding, migrationsDir);
+  // Usage metering (issue 15) is on in the two above, as deployed; this one has it off, for the
+  // metered-against-unmetered comparison of the protected route in the same run.
+  const svcOff = await start(service, 'service-es256-unmetered', { bindings: { ...vars, ...secrets, ...gateway, JWT_ALG: 'ES256', USAGE_METERING: 'off' }, d1, kv, ratelimits });
+  for (const w of [svcHS, svcES, svcOff]) for (const binding of d1) await applyMigrations(w, binding, migrationsDir);
 
   // --- Seed over HTTP, as a client would: register, then log in. --------------------------------
   say('seeding users and sessions over HTTP');
@@ -251,6 +254,8 @@ async function main() {
   const esUsers = users('bench-es-', 8); // 8 users: the contended login never has 5 attempts in flight on one account (the lockout)
   await mapLimit(esUsers, 2, register(svcES));
   const esSession = await login(svcES, esUsers[0]);
+  await register(svcOff)(esUsers[0]);
+  const offSession = await login(svcOff, esUsers[0]);
 
   // --- Machine clients: a personal API key, and an OAuth client of an administrator's. ---------
   const apiKey = (await call(svcES.url, '/auth/api-keys', { method: 'POST', token: esSession.access_token, body: { name: 'bench' }, expect: 201 })).json.api_key;
@@ -384,6 +389,9 @@ async function main() {
     { id: 'reference-es256', label: 'reference hono/jwt, ES256', target: refES, connections: 10, request: { method: 'GET', path: '/api/private', headers: bearer(esSession.access_token) }, ok: privateOk },
     { id: 'limit-es256', label: 'limit: bare + 1 cached-key verify, ES256', target: limES, connections: 10, request: { method: 'GET', path: '/api/private', headers: bearer(esSession.access_token) }, ok: privateOk },
     { id: 'private-es256', label: 'edge-auth protected route, ES256', target: svcES, connections: 10, request: { method: 'GET', path: '/api/private', headers: bearer(esSession.access_token) }, ok: privateOk, reference: 'reference-es256', limit: 'limit-es256' },
+    // Usage metering (issue 15): the same route on the same build, metering on against off (goal >= 0.95x req/s).
+    { id: 'private-es256-unmetered', label: 'edge-auth protected route, ES256, USAGE_METERING=off', target: svcOff, connections: 10, request: { method: 'GET', path: '/api/private', headers: bearer(offSession.access_token) }, ok: privateOk },
+    { id: 'private-es256-metered', label: 'edge-auth protected route, ES256, metering on (as deployed)', target: svcES, connections: 10, request: { method: 'GET', path: '/api/private', headers: bearer(esSession.access_token) }, ok: privateOk, reference: 'private-es256-unmetered' },
     // Machine clients against the JWT route (goal: an API-key request within 1.2x a JWT request).
     {
       id: 'apikey-es256',

@@ -374,12 +374,16 @@ function parseQuotas(raw: unknown): UsageConfig['quotas'] {
 function parseUsage(env: Env): UsageConfig {
   const metering = (env.USAGE_METERING ?? 'on').trim() || 'on';
   if (metering !== 'on' && metering !== 'off') throw new ConfigError('USAGE_METERING', 'must be on or off');
+  const quotas = parseQuotas(env.USAGE_QUOTAS);
+  if (metering === 'off' && [...quotas.tiers.values()].some((t) => t.perDay !== undefined)) {
+    throw new ConfigError('USAGE_QUOTAS', 'per_day quotas are counted by the usage meter: they need USAGE_METERING=on');
+  }
   return {
     metering: metering === 'on',
     flushSeconds: int(env, 'USAGE_FLUSH_SECONDS', 5, 1, 60),
     flushEvents: int(env, 'USAGE_FLUSH_EVENTS', 500, 1, 10_000, 'requests'),
     retentionDays: int(env, 'USAGE_RETENTION_DAYS', 90, 1, 3650, 'days'),
-    quotas: parseQuotas(env.USAGE_QUOTAS),
+    quotas,
   };
 }
 

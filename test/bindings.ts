@@ -174,7 +174,8 @@ async function apply(fault: Fault, message: string): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
 }
 
-const RATE_LIMITERS = ['RL_LOGIN_IP', 'RL_LOGIN_USER', 'RL_REGISTER_IP', 'RL_REFRESH_IP'] as const;
+// The quota tiers' limiters too (wrangler.toml, and RL_QUOTA_TEST from vitest.config.ts).
+const RATE_LIMITERS = ['RL_LOGIN_IP', 'RL_LOGIN_USER', 'RL_REGISTER_IP', 'RL_REFRESH_IP', 'RL_QUOTA_STANDARD', 'RL_QUOTA_PARTNER', 'RL_QUOTA_TEST'] as const;
 
 /** `env` with D1, KV and every rate-limit binding obeying `faults`. */
 export function faultyEnv(env: Env, faults: Faults): Env {
@@ -224,7 +225,7 @@ export function faultyEnv(env: Env, faults: Faults): Env {
           if (faults.rateLimit !== 'ok') faults.hits.rateLimit++;
           if (faults.rateLimit === 'error') throw new Error('rate limiter unavailable');
           if (faults.rateLimit === 'admit') return { success: true };
-          return env[name]!.limit(options);
+          return (env as unknown as Record<string, RateLimit>)[name]!.limit(options);
         },
       } as RateLimit,
     ]),

@@ -1,6 +1,7 @@
 // Issue 15: quotas. Tiers come from USAGE_QUOTAS; per minute the tier's [[ratelimits]] binding
 // counts (RL_QUOTA_TEST: 3 per 60 s, vitest.config.ts), per UTC day the usage counters do.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { Faults, faultyEnv } from './bindings';
 import { meterFor } from '../src/usage/meter';
 import { Client, errorOf, inOneWindow, T0, testEnv } from './helpers';
 import { userWith } from './gateway-helpers';
@@ -132,9 +133,39 @@ describe('quota per day (usage counters)', () => {
   });
 });
 
+describe('quotas when storage fails', () => {
+  it('a failing D1 read of the daily count lets the request through (logged), never a 503', async () => {
+    const faults = new Faults();
+    const c = new Client(faultyEnv(testEnv({ USAGE_QUOTAS: { tiers: { daily: { per_day: 5 } }, default: 'daily' } }), faults));
+    const user = await c.signedUp();
+    const warn = vi.spyOn(console, 'warn');
+    try {
+      faults.d1 = 'error';
+      const res = await get(c, user.access_token);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('RateLimit')).toBe(`"day";r=4;t=${DAY_END - T0}`);
+      expect(warn.mock.calls.some(([line]) => String(line).includes('"event":"usage.quota_unavailable"'))).toBe(true);
+    } finally {
+      faults.heal();
+      warn.mockRestore();
+    }
+  });
+
+  it('a limiter that fails lets the request through (as the sign-in throttles do)', async () => {
+    const faults = new Faults();
+    const c = new Client(faultyEnv(testEnv({ USAGE_QUOTAS: MINUTE }), faults));
+    const user = await c.signedUp();
+    faults.rateLimit = 'error';
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await get(c, user.access_token)).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200]);
+    faults.heal();
+  });
+});
+
 describe('USAGE_QUOTAS is configuration', () => {
   it('a bad value answers 500 misconfigured naming it, on every request', async () => {
-    const cases: [unknown, string][] = [
+    const cases: [unknown, string, ('on' | 'off')?][] = [
       ['{not json', 'USAGE_QUOTAS'],
       [{ tiers: { gold: { per_minute: 10, binding: 'RL_NOT_BOUND' } } }, 'USAGE_QUOTAS.tiers.gold.binding'],
       [{ tiers: { gold: { per_minute: 10 } } }, 'USAGE_QUOTAS.tiers.gold'],
@@ -143,9 +174,11 @@ describe('USAGE_QUOTAS is configuration', () => {
       [{ tiers: { a: {} }, roles: { admin: 'b' } }, 'USAGE_QUOTAS.roles.admin'],
       [{ tiers: { a: {} }, subjects: { 'root:x': 'a' } }, 'USAGE_QUOTAS.subjects.root:x'],
       [{ tier: {} }, 'USAGE_QUOTAS'],
+      [{ tiers: { a: { per_day: 5 } } }, 'USAGE_QUOTAS', 'off'], // per_day is counted by the meter
+      [{}, 'USAGE_METERING', 'sometimes' as 'on'],
     ];
-    for (const [value, setting] of cases) {
-      const c = new Client(testEnv({ USAGE_QUOTAS: value }));
+    for (const [value, setting, metering] of cases) {
+      const c = new Client(testEnv({ USAGE_QUOTAS: value, USAGE_METERING: metering ?? 'on' }));
       const res = await c.request('GET', '/health');
       expect(res.status, setting).toBe(500);
       const body = await errorOf(res);

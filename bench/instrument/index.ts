@@ -47,6 +47,13 @@ for (const name of ['importKey', 'exportKey', 'sign', 'verify', 'digest', 'encry
   });
 }
 
+// Storage writes, split by when they start: while a request's fetch() has not yet returned its
+// Response (on the response path) or after it (waitUntil work). Bench requests are sequential, so
+// a module-level count of requests in progress tells the two apart.
+let responding = 0;
+const WRITE_SQL = /^\s*(INSERT|UPDATE|DELETE|REPLACE)\b/i;
+const bumpWrite = () => bump(responding > 0 ? 'writes.response' : 'writes.deferred');
+
 function wrapKV(kv: KVNamespace): KVNamespace {
   return new Proxy(kv, {
     get(target, prop) {
@@ -54,6 +61,7 @@ function wrapKV(kv: KVNamespace): KVNamespace {
       if (typeof value !== 'function') return value;
       return (...args: unknown[]) => {
         bump(`kv.${String(prop)}`);
+        if (prop === 'put' || prop === 'delete') bumpWrite();
         if (prop === 'get' && Array.isArray(args[0])) bump('kv.get.bulkKeys', args[0].length);
         return roundTrip('kv', () => value.apply(target, args));
       };
@@ -73,6 +81,7 @@ function wrapStatement(stmt: D1PreparedStatement, sql: string): D1PreparedStatem
       if (prop === 'first' || prop === 'all' || prop === 'run' || prop === 'raw') {
         return (...args: unknown[]) => {
           bump('d1.queries');
+          if (WRITE_SQL.test(sql)) bumpWrite();
           queries[sql] = (queries[sql] ?? 0) + 1;
           return roundTrip('d1', () => value.apply(target, args));
         };
@@ -98,6 +107,7 @@ function wrapD1<T extends D1Database | D1DatabaseSession>(db: T): T {
           for (const s of stmts) {
             const sql = statementSql.get(s);
             if (sql) queries[sql] = (queries[sql] ?? 0) + 1;
+            if (sql && WRITE_SQL.test(sql)) bumpWrite();
           }
           return roundTrip('d1', () => value.call(target, stmts.map((s) => realStatement.get(s) ?? s)));
         };
@@ -144,6 +154,11 @@ export default {
       inFlight = { all: 0, d1: 0 };
       return new Response(body, { headers: { 'content-type': 'application/json' } });
     }
-    return (service.fetch as (r: Request, e: unknown, c: ExecutionContext) => Promise<Response>)(request, wrapEnv(env), ctx);
+    responding++;
+    try {
+      return await (service.fetch as (r: Request, e: unknown, c: ExecutionContext) => Promise<Response>)(request, wrapEnv(env), ctx);
+    } finally {
+      responding--;
+    }
   },
 };

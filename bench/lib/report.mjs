@@ -101,8 +101,13 @@ export function coldStartTable(cold) {
 
 export function storageTable(storage) {
   if (!storage) return '';
-  const keys = ['rounds.d1', 'rounds.storage', 'kv.get', 'kv.put', 'kv.delete', 'd1.queries', 'd1.batches', 'subtle.importKey', 'subtle.sign', 'subtle.verify', 'subtle.digest', 'subtle.decrypt'];
-  const names = { 'rounds.d1': 'sequential D1 round trips', 'rounds.storage': 'sequential storage round trips (D1 + KV)' };
+  const keys = ['rounds.d1', 'rounds.storage', 'kv.get', 'kv.put', 'kv.delete', 'd1.queries', 'd1.batches', 'writes.response', 'writes.deferred', 'subtle.importKey', 'subtle.sign', 'subtle.verify', 'subtle.digest', 'subtle.decrypt'];
+  const names = {
+    'rounds.d1': 'sequential D1 round trips',
+    'rounds.storage': 'sequential storage round trips (D1 + KV)',
+    'writes.response': 'storage writes before the response',
+    'writes.deferred': 'storage writes after it (waitUntil)',
+  };
   const lines = [
     `Storage and crypto calls per request (instrumented build, ${storage.requests} sequential requests each after one warm-up; not timed). A sequential round trip is a storage call started while no other was in flight: calls made together (Promise.all, one D1 batch) count once, so it is the critical path that production latency is made of:`,
     '',

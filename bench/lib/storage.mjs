@@ -12,17 +12,20 @@ const LOGIN_REQUESTS = 5; // each one is an argon2id hash
 
 export async function measureStorage({ root, compat, d1, kv, ratelimits = {}, vars, secrets, migrationsDir, track }) {
   const build = await buildWorker({ name: 'edge-auth-instrumented', config: 'bench/instrument/wrangler.toml', outdir: 'bench/out/instrument', root });
-  const start = async (alg) => {
-    const w = await startWorker({ build, compat, bindings: { ...vars, ...secrets, JWT_ALG: alg }, d1, kv, ratelimits });
+  const start = async (alg, extra = {}) => {
+    const w = await startWorker({ build, compat, bindings: { ...vars, ...secrets, JWT_ALG: alg, ...extra }, d1, kv, ratelimits });
     track(w);
     for (const binding of d1) await applyMigrations(w, binding, migrationsDir);
     return w;
   };
   const hs = await start('HS256');
   const es = await start('ES256');
+  // Usage metering flushing every 10 requests: its deferred batches show, on no response path.
+  const metered = await start('ES256', { USAGE_FLUSH_EVENTS: '10' });
 
   const user = { username: 'bench-count-0', password: secrets.JWT_SECRET.slice(0, 20) };
-  for (const w of [hs, es]) await call(w.url, '/auth/register', { method: 'POST', body: user, expect: 201 });
+  for (const w of [hs, es, metered]) await call(w.url, '/auth/register', { method: 'POST', body: user, expect: 201 });
+  const meteredSession = (await call(metered.url, '/auth/login', { method: 'POST', body: user, expect: 200 })).json;
   const hsSession = (await call(hs.url, '/auth/login', { method: 'POST', body: user, expect: 200 })).json;
   let esSession = (await call(es.url, '/auth/login', { method: 'POST', body: user, expect: 200 })).json;
 
@@ -38,6 +41,8 @@ export async function measureStorage({ root, compat, d1, kv, ratelimits = {}, va
     { id: 'private-hs256', w: hs, n: REQUESTS, send: () => call(hs.url, '/api/private', { token: hsSession.access_token, expect: 200 }) },
     { id: 'private-hs256-scale', w: hs, n: REQUESTS, send: () => call(hs.url, '/api/private', { token: uncached.pop(), expect: 200 }) },
     { id: 'private-es256', w: es, n: REQUESTS, send: () => call(es.url, '/api/private', { token: esSession.access_token, expect: 200 }) },
+    // 20 requests, a flush every 10: 0.1 deferred D1 batch per request, no write on any response path.
+    { id: 'private-es256-metered-flush10', w: metered, n: REQUESTS, send: () => call(metered.url, '/api/private', { token: meteredSession.access_token, expect: 200 }) },
     // The KV copy is read once per key per 5 s per isolate, "last used" written at most every 5 min.
     { id: 'apikey-es256', w: es, n: REQUESTS, send: withKey },
     { id: 'jwks', w: es, n: REQUESTS, send: () => call(es.url, '/.well-known/jwks.json', { expect: 200 }) },
@@ -64,6 +69,6 @@ export async function measureStorage({ root, compat, d1, kv, ratelimits = {}, va
       .map(([text, count]) => ({ perRequest: count / s.n, sql: text.replace(/\s+/g, ' ').slice(0, 200) }));
     rows.push({ id: s.id, requests: s.n, perRequest, sql });
   }
-  await Promise.all([hs, es].map((w) => w.mf.dispose()));
+  await Promise.all([hs, es, metered].map((w) => w.mf.dispose()));
   return { requests: REQUESTS, loginRequests: LOGIN_REQUESTS, rows };
 }

@@ -11,7 +11,8 @@ import type { Context } from 'hono';
 import type { AppEnv, AuthContext } from '../app-env';
 import { ConfigError, QUOTA_MINUTE_SECONDS, type Config, type Env, type QuotaTier } from '../config';
 import { AppError } from '../errors';
-import { log } from '../lib/log';
+import { describeError, log } from '../lib/log';
+import { withDeadline } from '../lib/platform-fault';
 import { DAY_SECONDS, meterFor, subjectKey } from './meter';
 import { subjectOf } from './record';
 import { requestsSince } from './store';
@@ -51,6 +52,8 @@ interface DayCount {
 }
 
 const dayCounts = new WeakMap<Env, Map<string, DayCount>>();
+/** The daily count's D1 read waits at most this long (then the request goes on, logged). */
+export const QUOTA_READ_DEADLINE_MS = 1000;
 /** Subjects whose daily count an isolate keeps; beyond it the cache starts over. */
 const MAX_CACHED_SUBJECTS = 10_000;
 
@@ -67,9 +70,15 @@ async function usedToday(c: Context<AppEnv>, auth: AuthContext, now: number): Pr
   if (!entry || entry.day !== day || now - entry.readAt >= config.usage.flushSeconds) {
     if (cache.size >= MAX_CACHED_SUBJECTS) cache.clear();
     meter.markRead(subject.type, subject.id, day);
-    entry = { day, readAt: now, stored: requestsSince(c.env.DB, subject.type, subject.id, day) };
+    // The daily quota is approximate anyway: a D1 that fails or is slow must not turn every
+    // limited request into a 503 (protected routes otherwise need no D1). Counted as 0 until the
+    // next re-read, USAGE_FLUSH_SECONDS later; the per-minute limit still holds meanwhile.
+    const stored = withDeadline(requestsSince(c.env.DB, subject.type, subject.id, day), QUOTA_READ_DEADLINE_MS, 'd1', 'usage count').catch((err: unknown) => {
+      log('warn', 'usage.quota_unavailable', { requestId: c.get('requestId'), code: 'quota_count_unavailable', cause: describeError(err) });
+      return 0;
+    });
+    entry = { day, readAt: now, stored };
     cache.set(key, entry);
-    entry.stored.catch(() => cache.delete(key)); // a failed read is retried by the next request
   }
   return (await entry.stored) + meter.localSinceRead(subject.type, subject.id);
 }

@@ -89,7 +89,8 @@ export function meterRequest(c: Context<AppEnv>): void {
   const res = c.res;
   const base = { subjectType: subject.type, subjectId: subject.id, route, status: res.status, at: c.get('now')() };
   const count = (event: UsageEvent) => {
-    if (meter.record(event)) defer(meter.flush());
+    // A macrotask later: the flush starts once this response is on its way, never before it.
+    if (meter.record(event)) defer(new Promise((resolve) => setTimeout(resolve, 0)).then(() => meter.flush()));
     if (analytics) {
       try {
         // Analytics Engine: no await, no cost on the response path; indexed by subject for sampling.
