@@ -30,8 +30,8 @@ export interface AppEnv {
     auth: AuthContext;
     /** The GATEWAY_ROUTES pattern a proxied request matched (src/gateway); unset otherwise. */
     gatewayRoute?: string;
-    /** Request body bytes a proxied request sent upstream (usage metering). */
-    gatewayBytesIn?: number;
+    /** The request body bytes a proxied request has sent upstream so far (usage metering). */
+    gatewayBytesIn?: { readonly bytes: number };
     /** RateLimit-Policy / RateLimit of the caller's quota tier, set on the response (src/usage/quotas.ts). */
     quotaHeaders?: [string, string][];
   };

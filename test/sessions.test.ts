@@ -268,7 +268,9 @@ describe('logout and revocation', () => {
   });
 
   it('requireAuth reads at most one KV key per request and never D1', async () => {
-    const c = new Client(testEnv());
+    // The usage meter's time-based flush (a D1 batch under waitUntil, after the response:
+    // test/usage.test.ts) would land inside this test's windows: held back for its length.
+    const c = new Client(testEnv({ USAGE_FLUSH_SECONDS: '60' }));
     const t = await c.signedUp();
     const calls: string[] = [];
     const kv = new Proxy(c.env.KV, {

@@ -86,7 +86,7 @@ async function proxy(c: Context<AppEnv>, route: GatewayRoute, url: URL, event: L
   const upstream = await sendUpstream(fetcher, target, { method: c.req.method, headers, body }, route, meter);
 
   if (meter.done) event.bytesIn = meter.bytes;
-  c.set('gatewayBytesIn', meter.bytes);
+  c.set('gatewayBytesIn', meter); // read when the response ends: the body may still be streaming up
   const length = upstream.headers.get('content-length');
   if (length !== null && /^\d+$/.test(length)) event.bytesOut = Number(length);
   const responseHeaders = clientResponseHeaders(upstream.headers);

@@ -104,10 +104,10 @@ export function meterRequest(c: Context<AppEnv>): void {
       }
     }
   };
+  const sent = c.get('gatewayBytesIn');
   if (c.get('gatewayRoute') === undefined || res.body === null || res.status === 101) {
-    count({ ...base, bytesIn: c.get('gatewayBytesIn') ?? 0, bytesOut: 0 });
+    count({ ...base, bytesIn: sent?.bytes ?? 0, bytesOut: 0 });
     return;
   }
-  const bytesIn = c.get('gatewayBytesIn') ?? 0;
-  c.res = new Response(countedBody(res.body, (bytesOut) => count({ ...base, bytesIn, bytesOut })), res);
+  c.res = new Response(countedBody(res.body, (bytesOut) => count({ ...base, bytesIn: sent?.bytes ?? 0, bytesOut })), res);
 }
