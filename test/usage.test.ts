@@ -390,6 +390,31 @@ describe('gateway routes', () => {
   });
 });
 
+describe('gateway routes, streamed', () => {
+  it('a response without Content-Length is counted as it streams and recorded when it ends; the first chunk is not held back', async () => {
+    const c = new Client(testEnv({ GATEWAY_ROUTES: ROUTES }));
+    const user = await c.signedUp();
+    const meter = meterFor(c.env, c.config);
+    const before = meter.pendingRequests;
+    const app = c.app;
+    const ctx = createExecutionContext();
+    const res = await app.fetch(new Request('http://localhost/svc/stream', { headers: { Authorization: `Bearer ${user.access_token}` } }), c.env, ctx);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('Content-Length')).toBeNull();
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    expect(new TextDecoder().decode(first.value)).toBe('data: one\n\n');
+    expect(meter.pendingRequests).toBe(before); // not recorded while the stream runs
+    let rest = '';
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) rest += new TextDecoder().decode(chunk.value);
+    expect(rest).toBe('data: two\n\n');
+    await waitOnExecutionContext(ctx);
+    await flushed(c);
+    const usage = await ownUsage(c, user.access_token);
+    expect(usage.buckets.map((b) => [b.route, b.requests, b.bytes_out])).toEqual([['GET /svc/*', 1, 22]]);
+  });
+});
+
 describe('retention', () => {
   it('the scheduled clean-up deletes hours older than USAGE_RETENTION_DAYS', async () => {
     const e = testEnv({ USAGE_RETENTION_DAYS: '7' });

@@ -67,9 +67,11 @@ export class UsageMeter {
     this.#add({ subjectType: event.subjectType, subjectId: event.subjectId, route: event.route, start, ...counts });
     this.#events++;
     this.#oldest ??= event.at;
-    const subject = subjectKey(event.subjectType, event.subjectId);
-    const seen = this.#sinceRead.get(subject);
-    if (seen !== undefined) this.#sinceRead.set(subject, seen + 1);
+    if (this.#sinceRead.size > 0) {
+      const subject = subjectKey(event.subjectType, event.subjectId);
+      const seen = this.#sinceRead.get(subject);
+      if (seen !== undefined) this.#sinceRead.set(subject, seen + 1);
+    }
     return this.#events >= this.settings.flushEvents || event.at - this.#oldest >= this.settings.flushSeconds;
   }
 
