@@ -32,6 +32,7 @@ const TOTAL_TIMEOUT_MS = Number(process.env.E2E_TIMEOUT_MS ?? 300_000);
  * @property {string[]} notes
  * @property {string} origin
  * @property {number} port
+ * @property {string} persist the server's wrangler state directory (for `npm run user:create -- --persist-to`)
  * @property {number} ttl
  * @property {string} out
  * @property {string} crossSiteUrl
@@ -82,6 +83,7 @@ async function main() {
   /** @type {string} */
   let origin = '';
   let port = 0;
+  let persist = '';
   await runner.step('server starts and answers /health', async () => {
     const logFile = path.join(OUT, 'wrangler.log');
     // The SPA's origin. Chromium treats http://localhost (and 127.0.0.1) as a secure context, so it
@@ -97,6 +99,7 @@ async function main() {
       if (process.env.E2E_KEEP) console.log(`  (kept wrangler state in ${server.persist})`);
     });
     port = server.port;
+    persist = server.persist;
     origin = `http://localhost:${port}`;
     console.log(`edge-auth e2e: origin=${origin} access-token TTL=${TTL}s, scenarios: ${files.join(', ')}`);
   }, { timeout: 180_000 });
@@ -131,6 +134,7 @@ async function main() {
     notes: runner.notes,
     origin,
     port,
+    persist,
     ttl: TTL,
     out: OUT,
     crossSiteUrl: `http://127.0.0.1:${crossSite.port}/`,

@@ -4,7 +4,7 @@ import { eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import assetHeaders from '../public/_headers?raw';
+import { assetHeaders, headerRules } from './asset-headers';
 import { users } from '../src/db/schema';
 import { Client, randomTestIp, testEnv } from './helpers';
 
@@ -77,25 +77,14 @@ describe('security headers on every route class', () => {
 describe('static assets (public/_headers)', () => {
   // Workers Static Assets serve public/ without running the Worker, so the SPA's headers come
   // from this file; it must cover every path (the SPA fallback included).
-  /** The header rules of one path block of public/_headers. */
-  function block(pattern: string): Map<string, string> {
-    const found = new Map<string, string>();
-    let inside = false;
-    for (const line of assetHeaders.split('\n')) {
-      if (/^\S/.test(line) && !line.startsWith('#')) inside = line.trim() === pattern;
-      const m = /^\s+([A-Za-z-]+):\s*(.+)$/.exec(line);
-      if (inside && m) found.set(m[1]!.toLowerCase(), m[2]!.trim());
-    }
-    return found;
-  }
-  const rules = block('/*');
+  const rules = headerRules('/*');
 
   it('applies to every path', () => {
     expect(assetHeaders).toMatch(/^\/\*$/m);
   });
 
   it('serves the OpenAPI document to any origin, without credentials, under the same CSP', async () => {
-    const openapi = block('/openapi.json');
+    const openapi = headerRules('/openapi.json');
     expect(Object.fromEntries(openapi)).toEqual({ 'access-control-allow-origin': '*', 'cache-control': 'public, max-age=300' });
     const res = await (env as unknown as { ASSETS: Fetcher }).ASSETS.fetch('http://localhost/openapi.json');
     expect(res.headers.get('Access-Control-Allow-Origin')).toBe('*');

@@ -7,6 +7,7 @@ import { AuthApiError, createEdgeAuthClient } from './edge-auth-api.js';
 import { createNotesPanel } from './notes.js';
 import { initMfa } from './mfa.js';
 import { initEmail } from './email.js';
+import { createUsagePanel } from './usage.js';
 
 /** @typedef {import('./edge-auth-client.js').User} User */
 /** @typedef {import('./edge-auth-client.js').SessionInfo} SessionInfo */
@@ -56,6 +57,7 @@ function log(text) {
 }
 
 const notes = createNotesPanel(auth, { log });
+const usage = createUsagePanel(auth, { log });
 
 /** @param {unknown} err */
 function describe(err) {
@@ -99,6 +101,8 @@ function showSignedOut() {
   $('sessions').replaceChildren();
   $('private-result').textContent = '';
   notes.clear();
+  usage.clear();
+  $('console-link').hidden = true;
   mfa.reset();
   document.body.dataset.state = 'signed-out';
 }
@@ -109,6 +113,8 @@ function showSignedIn(user) {
   $('signed-in').hidden = false;
   $('whoami').hidden = false;
   $('whoami-name').textContent = user.username;
+  // A link only: the console and the admin API check the role themselves, freshly, on every request.
+  $('console-link').hidden = !user.roles.includes('admin');
   $('ttl').textContent = localStorage.getItem(TTL_KEY) ?? '?';
 
   /** @type {[string, string][]} */
@@ -132,6 +138,7 @@ function showSignedIn(user) {
   email.show(user);
   document.body.dataset.state = 'signed-in';
   void notes.load();
+  usage.refresh();
 }
 
 /** @param {SessionInfo[]} sessions */
