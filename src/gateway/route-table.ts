@@ -40,10 +40,15 @@ export const MAX_TIMEOUT_MS = 300_000;
 export const MAX_ROUTES = 64;
 
 /**
- * Paths edge-auth answers itself, and the demo SPA's assets (public/): a route may not cover them.
- * The asset entries mirror public/ (checked by test/gateway-config.test.ts); "/" is the SPA itself.
+ * Paths edge-auth answers itself, the demo SPA's assets (public/) and the SPA pages that mailed
+ * links open (public/js/email.js): a route may not cover them. The asset entries mirror every
+ * top-level entry of public/ (checked by test-node/gateway-toml.test.mjs); "/" is the SPA itself.
  */
-export const RESERVED_PREFIXES = ['/auth', '/admin', '/oauth', '/.well-known', '/health', '/api', '/css', '/js', '/favicon.svg', '/index.html', '/_headers'] as const;
+export const RESERVED_PREFIXES = [
+  '/auth', '/admin', '/oauth', '/.well-known', '/health', '/api',
+  '/css', '/js', '/favicon.svg', '/index.html', '/_headers', '/console', '/docs', '/openapi.json',
+  '/verify-email', '/reset-password', '/mailbox',
+] as const;
 
 const KEYS = new Set(['path', 'methods', 'auth', 'roles', 'fresh', 'upstream', 'strip_prefix', 'max_body_bytes', 'timeout_ms']);
 // RFC 3986 path characters without '%' (no encoded tricks), '*' only as the final "/*".
