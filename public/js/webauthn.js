@@ -47,17 +47,26 @@ export async function createPasskey(options) {
   );
   if (!cred) throw new Error('No passkey was created.');
   const response = /** @type {AuthenticatorAttestationResponse} */ (cred.response);
+  return credentialJSON(cred, {
+    clientDataJSON: toB64url(response.clientDataJSON),
+    attestationObject: toB64url(response.attestationObject),
+    transports: typeof response.getTransports === 'function' ? response.getTransports() : undefined,
+  });
+}
+
+/**
+ * A credential as WebAuthn Level 3's toJSON() gives it, with its kind's `response` members.
+ * @param {PublicKeyCredential} cred
+ * @param {Record<string, unknown>} response
+ */
+function credentialJSON(cred, response) {
   return {
     id: cred.id,
     rawId: toB64url(cred.rawId),
     type: cred.type,
     authenticatorAttachment: cred.authenticatorAttachment ?? undefined,
     clientExtensionResults: cred.getClientExtensionResults(),
-    response: {
-      clientDataJSON: toB64url(response.clientDataJSON),
-      attestationObject: toB64url(response.attestationObject),
-      transports: typeof response.getTransports === 'function' ? response.getTransports() : undefined,
-    },
+    response,
   };
 }
 
@@ -73,17 +82,10 @@ export async function getPasskey(options) {
   );
   if (!cred) throw new Error('No passkey was used.');
   const response = /** @type {AuthenticatorAssertionResponse} */ (cred.response);
-  return {
-    id: cred.id,
-    rawId: toB64url(cred.rawId),
-    type: cred.type,
-    authenticatorAttachment: cred.authenticatorAttachment ?? undefined,
-    clientExtensionResults: cred.getClientExtensionResults(),
-    response: {
-      clientDataJSON: toB64url(response.clientDataJSON),
-      authenticatorData: toB64url(response.authenticatorData),
-      signature: toB64url(response.signature),
-      userHandle: toB64url(response.userHandle),
-    },
-  };
+  return credentialJSON(cred, {
+    clientDataJSON: toB64url(response.clientDataJSON),
+    authenticatorData: toB64url(response.authenticatorData),
+    signature: toB64url(response.signature),
+    userHandle: toB64url(response.userHandle),
+  });
 }
