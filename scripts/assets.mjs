@@ -36,6 +36,8 @@ export function prepareAssets() {
 
   const openapiFetch = path.join(path.dirname(require.resolve('openapi-fetch/package.json')), 'dist/index.mjs');
   put('public/js/vendor/openapi-fetch.mjs', readFileSync(openapiFetch));
+  // Its types beside it, as for qrcode.mjs, so `tsc -p e2e` checks the SPA against them, not the JS.
+  put('public/js/vendor/openapi-fetch.d.mts', readFileSync(openapiFetch.replace(/\.mjs$/, '.d.mts')));
 
   const generated = '// Copied from client/ by scripts/assets.mjs: edit the original there.\n';
   put('public/js/edge-auth-client.js', generated + readFileSync(path.join(root, 'client/auth-client.js'), 'utf8'));

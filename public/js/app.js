@@ -13,7 +13,8 @@ import { createUsagePanel } from './usage.js';
 /** @typedef {import('./edge-auth-client.js').SessionInfo} SessionInfo */
 
 const client = createEdgeAuthClient({ mode: 'cookie' });
-const api = client.api;
+/** Typed by the document: paths, bodies and answers (client/schema.d.ts, checked by `npx tsc -p e2e`). */
+const api = /** @type {import('openapi-fetch').Client<import('../../client/schema').paths>} */ (client.api);
 const auth = /** @type {import('./edge-auth-client.js').AuthClient} */ (client.auth);
 
 /**
