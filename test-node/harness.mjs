@@ -3,7 +3,7 @@
 // its own state directory, ready once /health answers, stopped by process group so npm, the dev
 // script, wrangler and both workerd processes go together. Every wait has a deadline.
 import { spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,6 +67,26 @@ function hookSignals() {
  * @returns {Promise<Server>}
  */
 export async function startServer(options = {}) {
+  try {
+    return await startServerOnce(options);
+  } catch (err) {
+    // A port freePort() found free can be taken by another process before wrangler binds it (seen
+    // once in CI, between two suites): that start is retried once, on fresh ports.
+    let said = err instanceof Error ? err.message : String(err);
+    if (options.logFile) {
+      try {
+        said += readFileSync(options.logFile, 'utf8');
+      } catch {
+        // no log
+      }
+    }
+    if (!/Address already in use|EADDRINUSE/.test(said)) throw err;
+    return startServerOnce(options);
+  }
+}
+
+/** @param {ServerOptions} options @returns {Promise<Server>} */
+async function startServerOnce(options) {
   const cwd = options.cwd ?? ROOT;
   const ownState = options.persist === undefined;
   const persist = options.persist ?? mkdtempSync(join(tmpdir(), 'edge-auth-state-'));
