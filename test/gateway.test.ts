@@ -241,6 +241,15 @@ describe('what the client receives', () => {
     expect(rest).toBe('data: two\n\n');
   });
 
+  it("a stream outlives the route's timeout: it bounds the wait for the headers, not the body", async () => {
+    // /svc/quick has timeout_ms 500; the stream's second event comes 1 s after its headers.
+    const c = gatewayClient();
+    const user = await userWith(c, []);
+    const res = await c.request('GET', '/svc/quick/stream', { token: user.access_token });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('data: one\n\ndata: two\n\n');
+  });
+
   it('proxies a WebSocket upgrade on an authenticated route; refuses a cookie one from a foreign origin', async () => {
     const c = gatewayClient();
     const user = await userWith(c, []);

@@ -69,20 +69,35 @@ export function requestBody(request: Request, route: GatewayRoute): { body: Read
 
 export type UpstreamFetcher = (request: Request) => Promise<Response>;
 
+/** A request ready for the upstream, and the controller that aborts it. */
+export interface UpstreamCall {
+  request: Request;
+  controller: AbortController;
+}
+
 /**
- * Sends `init` to `target` through `fetcher` (global fetch or a service binding). Maps failures to
- * the house errors: 504 when the headers did not come within the route's timeout, 413 when a
- * chunked body passed the limit, 502 otherwise. The error kept for the log is only its name: a
- * fetch error's message can contain the upstream's address.
+ * The request to send: `headers` (the client's) copied natively by the Request constructor, for
+ * the caller to shape in place (headers.ts), and the body streamed. Redirects are the client's to
+ * follow ('manual'); duplex 'half' lets the body stream while the response is awaited.
  */
-export async function sendUpstream(
-  fetcher: UpstreamFetcher,
-  target: string,
-  init: RequestInit,
-  route: GatewayRoute,
-  meter: BodyMeter,
-): Promise<Response> {
+export function upstreamRequest(target: string, method: string, headers: Headers, body: ReadableStream | null): UpstreamCall {
   const controller = new AbortController();
+  const request = new Request(target, { method, headers, body, signal: controller.signal, redirect: 'manual', duplex: 'half' } as RequestInit);
+  return { request, controller };
+}
+
+/**
+ * Sends `call` through `fetcher` (global fetch or a service binding). Maps failures to the house
+ * errors: 504 when the headers did not come within the route's timeout, 413 when a chunked body
+ * passed the limit, 502 otherwise. The error kept for the log is only its name: a fetch error's
+ * message can contain the upstream's address.
+ *
+ * The timeout is a timer cleared once the headers are in, not `AbortSignal.timeout`: that one
+ * would also cut a body still streaming when it fires (a service binding's event stream, for one),
+ * which test/gateway.test.ts ("a stream outlives the route's timeout") guards against.
+ */
+export async function sendUpstream(fetcher: UpstreamFetcher, call: UpstreamCall, route: GatewayRoute, meter: BodyMeter): Promise<Response> {
+  const { controller } = call;
   meter.cancel = () => controller.abort();
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -90,8 +105,7 @@ export async function sendUpstream(
     controller.abort();
   }, route.timeoutMs);
   try {
-    // duplex 'half': the request body streams while the response is awaited (Fetch standard).
-    return await fetcher(new Request(target, { ...init, signal: controller.signal, redirect: 'manual', duplex: 'half' } as RequestInit));
+    return await fetcher(call.request);
   } catch (err) {
     const cause = new UpstreamFailure(err instanceof Error ? err.name : 'non-error');
     if (timedOut) throw new AppError('gateway_timeout', undefined, { cause });
@@ -100,4 +114,16 @@ export async function sendUpstream(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * The client's response: the upstream's status and body (streamed, never read here) with its
+ * headers copied natively, for the caller to shape in place (headers.ts). A WebSocket handshake
+ * hands the client the upstream's socket.
+ */
+export function clientResponse(upstream: Response): Response {
+  if (upstream.status === 101 && upstream.webSocket) {
+    return new Response(null, { status: 101, webSocket: upstream.webSocket, headers: upstream.headers });
+  }
+  return new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers: upstream.headers });
 }

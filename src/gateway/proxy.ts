@@ -13,8 +13,8 @@ import { extractAccessToken, noTokenError, verifyPresented } from '../middleware
 import { keyRing } from '../tokens/keys';
 import { enforceQuota } from '../usage/quotas';
 import { identityAssertion } from './assertion';
-import { requestBody, sendUpstream, UpstreamFailure, type UpstreamFetcher } from './forward';
-import { clientResponseHeaders, upstreamRequestHeaders } from './headers';
+import { clientResponse, requestBody, sendUpstream, UpstreamFailure, upstreamRequest, type UpstreamFetcher } from './forward';
+import { shapeClientHeaders, shapeUpstreamHeaders } from './headers';
 import { getRouteTable, matchRoute, under, type GatewayRoute } from './route-table';
 
 /** The caller of a proxied request: undefined when anonymous (auth none, or optional without a token). */
@@ -73,7 +73,9 @@ async function proxy(c: Context<AppEnv>, route: GatewayRoute, url: URL, event: L
 
   const { body, meter } = requestBody(c.req.raw, route);
   const assertion = await identityAssertion(keyRing(c.env.DB, config), config, auth, route.upstream.id, c.get('now')());
-  const headers = upstreamRequestHeaders(c.req.raw.headers, {
+  const { fetcher, target } = fetcherFor(c, route, url, upstreamPath(route, url.pathname));
+  const call = upstreamRequest(target, c.req.method, c.req.raw.headers, body);
+  shapeUpstreamHeaders(call.request.headers, {
     auth,
     bearer,
     requestId: c.get('requestId'),
@@ -82,17 +84,14 @@ async function proxy(c: Context<AppEnv>, route: GatewayRoute, url: URL, event: L
     assertion,
     websocket,
   });
-  const { fetcher, target } = fetcherFor(c, route, url, upstreamPath(route, url.pathname));
-  const upstream = await sendUpstream(fetcher, target, { method: c.req.method, headers, body }, route, meter);
+  const upstream = await sendUpstream(fetcher, call, route, meter);
 
   if (meter.done) event.bytesIn = meter.bytes;
   c.set('gatewayBytesIn', meter); // read when the response ends: the body may still be streaming up
   const length = upstream.headers.get('content-length');
   if (length !== null && /^\d+$/.test(length)) event.bytesOut = Number(length);
-  const responseHeaders = clientResponseHeaders(upstream.headers, c.get('requestId'));
-  const res = upstream.status === 101 && upstream.webSocket
-    ? new Response(null, { status: 101, webSocket: upstream.webSocket, headers: responseHeaders })
-    : new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers: responseHeaders });
+  const res = clientResponse(upstream);
+  shapeClientHeaders(res.headers, c.get('requestId'));
   withEdgeHeaders.add(res);
   return res;
 }
