@@ -5,6 +5,7 @@
 // environment would deploy with, so a deploy never ships a Worker that will only answer 500.
 import { randomBytes } from 'node:crypto';
 import { ConfigError, parseConfig, PLACEHOLDER_MARK } from '../src/config.ts';
+import { parseRouteTable, VARIABLE as GATEWAY_VARIABLE } from '../src/gateway/route-table.ts';
 
 export const DEPLOY_ENVIRONMENTS = ['staging', 'production'];
 /** Secrets the Worker cannot start without. JWT_SECRET is optional: without it, keys live in D1. */
@@ -169,6 +170,31 @@ export function checkConfig({ envName, config, topLevel, others = {} }) {
       if (!rl) problems.push(problem(`${setting}.binding`, `names ${tier.perMinute.binding}, which is not a [[${prefix}.ratelimits]] binding: the Worker would refuse to serve`));
       else if (rl.simple?.limit !== tier.perMinute.limit || rl.simple?.period !== 60) {
         problems.push(problem(`${setting}.per_minute`, `is ${tier.perMinute.limit}, but ${tier.perMinute.binding} allows ${rl.simple?.limit} per ${rl.simple?.period} s: the RateLimit-Policy header would be wrong`));
+      }
+    }
+
+    // The gateway's table, checked by the Worker's own parser: the service bindings it names must be
+    // this environment's, and with [assets] every route must reach the Worker (run_worker_first),
+    // or the asset server's SPA fallback would answer it: an API silently not proxied.
+    if (parsed) {
+      const services = Object.fromEntries(list(config, 'services').map((s) => [s.binding, { fetch() {} }]));
+      let table = [];
+      try {
+        table = parseRouteTable({ ...vars, ...services }, parsed);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        problems.push(problem(`${prefix}.vars.${err.variable}`, `the Worker would refuse to serve: ${err.message}`));
+      }
+      const first = config.assets?.run_worker_first;
+      if (config.assets && first !== true) {
+        const patterns = Array.isArray(first) ? first : [];
+        const reaches = (path) => patterns.some((p) => (p.endsWith('/*') ? path.startsWith(p.slice(0, -1)) : path === p));
+        table.forEach((route, i) => {
+          const sample = route.wildcard ? `${route.prefix}/x` : route.prefix;
+          if (!reaches(sample)) {
+            problems.push(problem(`${prefix}.vars.${GATEWAY_VARIABLE}[${i}].path`, `"${route.pattern}" is not in ${prefix}.assets.run_worker_first: the asset server would answer it instead of the gateway (add "${route.pattern}")`));
+          }
+        });
       }
     }
 

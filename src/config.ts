@@ -8,6 +8,9 @@
 // This file has no imports on purpose: scripts/deploy.mjs loads it under Node (type stripping) to
 // run the same checks on an environment's vars before deploying. Keep it that way.
 
+/** Documented role alphabet: 1 to 32 characters, a lower-case letter first, then a-z, 0-9, '_', ':' or '-'. */
+export const ROLE_PATTERN = /^[a-z][a-z0-9_:-]{0,31}$/;
+
 export type JwtAlg = 'HS256' | 'ES256';
 
 /** Where this Worker runs. Only "development" relaxes the checks, and it must be said explicitly. */

@@ -76,6 +76,35 @@ describe('pre-flight refusals', () => {
     assert.match(result.problems[0].message, /"7201" is also env\.production\.ratelimits\[RL_LOGIN_IP\]\.namespace_id/);
   });
 
+  describe("the gateway's table, as the Worker parses it", () => {
+    /** The filled wrangler.toml with production's GATEWAY_ROUTES set to `routes` (TOML inline tables). */
+    const withRoutes = (routes) => {
+      const toml = filledToml();
+      const at = toml.lastIndexOf('GATEWAY_ROUTES = []');
+      return `${toml.slice(0, at)}GATEWAY_ROUTES = ${routes}${toml.slice(at + 'GATEWAY_ROUTES = []'.length)}`;
+    };
+
+    it('passes a valid https route that reaches the Worker', () => {
+      const result = checkConfig(inputFor(withRoutes('[{ path = "/app-api/*", upstream = "https://origin.example.com", roles = ["user"] }]'), 'production'));
+      assert.deepEqual(result.problems, [], messages(result));
+    });
+
+    it('refuses what the Worker would refuse, naming the entry: http:// outside development, a missing service binding', () => {
+      let result = checkConfig(inputFor(withRoutes('[{ path = "/app-api/*", upstream = "http://origin.example.com" }]'), 'production'));
+      assert.deepEqual(settings(result), ['env.production.vars.GATEWAY_ROUTES[0].upstream']);
+      assert.match(result.problems[0].message, /Worker would refuse to serve: .*http:\/\/ is allowed only when ENVIRONMENT=development/);
+      result = checkConfig(inputFor(withRoutes('[{ path = "/app-api/*", upstream = "service:NOTES" }]'), 'production'));
+      assert.deepEqual(settings(result), ['env.production.vars.GATEWAY_ROUTES[0].upstream']);
+      assert.match(result.problems[0].message, /no service binding NOTES/);
+    });
+
+    it('refuses a route the asset server would answer (not in run_worker_first)', () => {
+      const result = checkConfig(inputFor(withRoutes('[{ path = "/app-api/*", upstream = "https://origin.example.com" }, { path = "/billing/*", upstream = "https://billing.example.com" }]'), 'production'));
+      assert.deepEqual(settings(result), ['env.production.vars.GATEWAY_ROUTES[1].path']);
+      assert.match(result.problems[0].message, /"\/billing\/\*" is not in env\.production\.assets\.run_worker_first/);
+    });
+  });
+
   it('refuses an environment that lacks a binding (bindings are not inherited)', () => {
     const toml = edit(
       filledToml(),

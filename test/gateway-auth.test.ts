@@ -162,8 +162,12 @@ describe('failures and the log', () => {
     const res = await c.request('POST', '/svc/notes', { token: user.access_token, body: 'twelve bytes' });
     await res.text();
     const refused = await c.request('GET', '/svc/admin/x', { token: user.access_token });
+    // A method no route on the path takes: no route matched, still one event.
+    const notAllowed = await c.request('DELETE', '/ro/x', { token: user.access_token });
+    expect(notAllowed.status).toBe(405);
     const events = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === 'gateway.request');
-    expect(events).toHaveLength(2);
+    expect(events).toHaveLength(3);
+    expect(events[2]).toMatchObject({ method: 'DELETE', status: 405, error: 'method_not_allowed', requestId: notAllowed.headers.get('X-Request-Id') });
     expect(events[0]).toMatchObject({ level: 'info', route: '/svc/*', method: 'POST', status: 200, userId: user.id, subjectType: 'user', bytesIn: 12, requestId: res.headers.get('X-Request-Id') });
     expect(events[0]!.bytesOut).toBeGreaterThan(0);
     expect(typeof events[0]!.durationMs).toBe('number');

@@ -118,13 +118,15 @@ export function gateway(): MiddlewareHandler<AppEnv> {
     // Matched on the router's path: requests for edge-auth's own routes build no URL here.
     const match = matchRoute(table, c.req.path, c.req.method);
     if (!match) return next();
+    const started = Date.now();
     if ('methodNotAllowed' in match) {
+      // A refusal on a gateway path is a gateway event too (no route: none allowed this method).
+      log('info', 'gateway.request', { requestId: c.get('requestId'), method: c.req.method, status: 405, error: 'method_not_allowed', durationMs: 0 });
       throw new AppError('method_not_allowed', undefined, { headers: { Allow: match.methodNotAllowed.join(', ') } });
     }
     const { route } = match;
     const url = new URL(c.req.url);
     c.set('gatewayRoute', route.pattern);
-    const started = Date.now();
     // One event per proxied request, refusals included: usage metering builds on it.
     const event: LogFields = { requestId: c.get('requestId'), route: route.pattern, method: c.req.method };
     let status = 500;

@@ -3,8 +3,9 @@
 // of the configuration. A bad table is a ConfigError naming the entry (`GATEWAY_ROUTES[2].upstream`),
 // so every request answers 500 misconfigured until it is fixed: a gateway that silently skipped a
 // route would expose or break exactly the API it was meant to guard.
-import { ConfigError, type Config, type Env } from '../config';
-import { ROLE_PATTERN } from '../lib/validation';
+// One import, with its extension: scripts/preflight.mjs loads this file under Node (type stripping)
+// to refuse a deploy whose table the Worker would refuse.
+import { ConfigError, ROLE_PATTERN, type Config, type Env } from '../config.ts';
 
 export type RouteAuth = 'required' | 'optional' | 'none';
 

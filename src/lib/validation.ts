@@ -4,6 +4,7 @@
 // without the chainable classic API, which was two thirds of the Worker bundle (docs/performance.md).
 // The same schemas feed the OpenAPI document through z.toJSONSchema at build time, not at run time.
 import * as z from 'zod/mini';
+import { ROLE_PATTERN } from '../config';
 import { utf8 } from '../crypto/encoding';
 import { englishMessage } from './zod-messages';
 
@@ -16,8 +17,8 @@ z.config({ localeError: englishMessage as z.core.$ZodErrorMap });
 export const USERNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/;
 export const PASSWORD_MIN_BYTES = 8;
 export const PASSWORD_MAX_BYTES = 1024;
-/** Documented role alphabet: 1 to 32 characters, a lower-case letter first, then a-z, 0-9, '_', ':' or '-'. */
-export const ROLE_PATTERN = /^[a-z][a-z0-9_:-]{0,31}$/;
+// The role alphabet lives with the configuration (src/config.ts), which the deploy pre-flight loads.
+export { ROLE_PATTERN };
 /** Roles travel in every access token: a bound keeps tokens small. */
 export const MAX_ROLES_PER_USER = 16;
 
