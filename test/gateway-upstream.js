@@ -38,6 +38,10 @@ export default {
     if (url.pathname === '/csp') {
       return new Response('page', { headers: { 'Content-Security-Policy': "default-src 'self'", 'X-Frame-Options': 'SAMEORIGIN', 'X-Request-Id': 'from-upstream', 'Content-Type': 'text/html' } });
     }
+    if (url.pathname === '/page') {
+      // A page with no content policy of its own, and its own HSTS.
+      return new Response('<!doctype html><script src="/app.js"></script>', { headers: { 'Content-Type': 'text/html', 'Strict-Transport-Security': 'max-age=60' } });
+    }
     if (url.pathname === '/stream') {
       // Two chunks 1 s apart: the test reads the first before the second exists.
       const { readable, writable } = new TransformStream();

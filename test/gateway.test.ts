@@ -214,16 +214,32 @@ describe('what the client receives', () => {
     for (const status of [201, 404, 418, 500, 503]) expect((await c.request('GET', `/svc/status/${status}`, { token: user.access_token })).status).toBe(status);
   });
 
-  it("keeps the upstream's own security headers and adds edge-auth's where it set none", async () => {
+  it("adds only HSTS and nosniff where the upstream set none: the upstream keeps its own content policy", async () => {
     const c = gatewayClient();
     const user = await userWith(c, []);
     const res = await c.request('GET', '/svc/csp', { token: user.access_token });
     expect(res.headers.get('Content-Security-Policy')).toBe("default-src 'self'");
     expect(res.headers.get('X-Frame-Options')).toBe('SAMEORIGIN'); // kept, not joined with edge-auth's DENY
     expect(res.headers.get('X-Content-Type-Options')).toBe('nosniff');
-    expect(res.headers.get('Referrer-Policy')).toBe('no-referrer');
+    expect(res.headers.get('Strict-Transport-Security')).toBe('max-age=31536000; includeSubDomains');
     // The request id is always edge-auth's (the one in its log line), never the upstream's.
     expect(res.headers.get('X-Request-Id')).toMatch(/^[0-9a-f-]{36}$/);
+
+    // A page without a policy of its own is not given edge-auth's JSON-only one, which would block
+    // its scripts (CSP default-src 'none'), frames (DENY) and popups (COOP); its own HSTS wins.
+    const page = await c.request('GET', '/svc/page', { token: user.access_token });
+    expect(await page.text()).toContain('<script');
+    for (const name of ['Content-Security-Policy', 'X-Frame-Options', 'Cross-Origin-Opener-Policy', 'Referrer-Policy', 'X-XSS-Protection']) {
+      expect(page.headers.get(name), name).toBeNull();
+    }
+    expect(page.headers.get('Strict-Transport-Security')).toBe('max-age=60');
+    expect(page.headers.get('X-Content-Type-Options')).toBe('nosniff');
+
+    // edge-auth's own answers on a gateway path (a refusal) carry its full set.
+    const refused = await c.request('GET', '/svc/page');
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('Content-Security-Policy')).toBe("default-src 'none'; frame-ancestors 'none'; base-uri 'none'");
+    expect(refused.headers.get('X-Frame-Options')).toBe('DENY');
   });
 
   it('streams the response: the first event arrives before the stream ends', async () => {

@@ -5,7 +5,7 @@
 // session. Hop-by-hop headers (RFC 9110 section 7.6.1) describe one connection and never cross.
 import type { AuthContext } from '../app-env';
 import { ACCESS_COOKIE, CSRF_COOKIE, REFRESH_COOKIE } from '../cookies';
-import { SECURITY_HEADERS } from '../middleware/api-headers';
+import { PROXY_SECURITY_HEADERS } from '../middleware/api-headers';
 import { ASSERTION_HEADER, type SubjectType } from './assertion';
 
 /** Every header edge-auth adds about the caller starts with this; clients' copies are removed. */
@@ -19,9 +19,9 @@ export const IDENTITY_HEADERS = {
   assertion: ASSERTION_HEADER,
 } as const;
 
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 /** Forwarding headers a client could forge; the gateway writes its own. X-API-Key is an edge-auth credential. */
-const FORWARDING = ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-real-ip', 'x-request-id', 'x-api-key'];
+const FORWARDING = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-real-ip', 'x-request-id', 'x-api-key']);
 const OWN_COOKIES = new Set([ACCESS_COOKIE, REFRESH_COOKIE, CSRF_COOKIE]);
 
 /** edge-auth's cookies, whatever prefix a client put on them. */
@@ -48,7 +48,7 @@ export interface ForwardContext {
 
 /** Names a client may not pass on: hop-by-hop, forgeable forwarding headers, credentials checked below. */
 function droppedInbound(name: string, connectionNamed: readonly string[]): boolean {
-  return name.startsWith(IDENTITY_PREFIX) || HOP_BY_HOP.includes(name) || FORWARDING.includes(name) || name === 'host' || connectionNamed.includes(name);
+  return name.startsWith(IDENTITY_PREFIX) || HOP_BY_HOP.has(name) || FORWARDING.has(name) || name === 'host' || connectionNamed.includes(name);
 }
 
 /** The header names a Connection header lists (RFC 9110 section 7.6.1): hop-by-hop too. */
@@ -103,19 +103,19 @@ export function shapeUpstreamHeaders(headers: Headers, ctx: ForwardContext): voi
 /**
  * Turns `headers`, a mutable copy of the upstream's (the client Response's own), into what the
  * client receives: without hop-by-hop headers and edge-auth's cookies, with what edge-auth adds
- * to every answer (app.ts skips its own header writes for these responses): the request id
- * (always edge-auth's, never the upstream's) and each security header the upstream did not set
- * itself (a proxied response keeps the upstream's own policy). In place, as above.
+ * to every proxied answer (app.ts skips its own header writes for these responses): the request
+ * id (always edge-auth's, never the upstream's) and HSTS and nosniff where the upstream set none
+ * (PROXY_SECURITY_HEADERS: the upstream keeps its own content policy). In place, as above.
  */
 export function shapeClientHeaders(headers: Headers, requestId: string): void {
   const named = connectionNamed(headers);
-  const present: string[] = [];
   const drop: string[] = [];
+  const present: string[] = [];
   let cookies = false;
   for (const name of headers.keys()) {
     if (name === 'set-cookie') cookies = true;
-    else if (HOP_BY_HOP.includes(name) || named.includes(name)) drop.push(name);
-    else present.push(name);
+    else if (HOP_BY_HOP.has(name) || named.includes(name)) drop.push(name);
+    else if (PROXY_HEADERS.has(name)) present.push(name);
   }
   for (const name of drop) headers.delete(name);
   if (cookies) {
@@ -127,9 +127,9 @@ export function shapeClientHeaders(headers: Headers, requestId: string): void {
       for (const cookie of kept) headers.append('set-cookie', cookie);
     }
   }
-  for (const [name, value] of SECURITY_HEADERS_LOWER) if (!present.includes(name)) headers.set(name, value);
+  for (const [name, value] of PROXY_HEADERS) if (!present.includes(name)) headers.set(name, value);
   headers.set('x-request-id', requestId);
 }
 
-/** Header names as the Headers iterator yields them (lower case). */
-const SECURITY_HEADERS_LOWER: readonly [string, string][] = SECURITY_HEADERS.map(([name, value]) => [name.toLowerCase(), value]);
+/** PROXY_SECURITY_HEADERS by name as the Headers iterator yields it (lower case). */
+const PROXY_HEADERS = new Map(PROXY_SECURITY_HEADERS.map(([name, value]) => [name.toLowerCase(), value]));

@@ -27,6 +27,17 @@ export const SECURITY_HEADERS: readonly (readonly [string, string])[] = [
 ];
 
 /**
+ * On a proxied response, each where the upstream set none of its own: the two that hold whatever
+ * the content is (the host is HTTPS-only; a body is never sniffed into another type). The rest
+ * describe edge-auth's own JSON answers: imposed on an upstream's pages, `default-src 'none'`
+ * would block their scripts and styles, `X-Frame-Options: DENY` their frames and COOP their
+ * popups. The upstream owns its content policy (docs/gateway.md, "What the client receives").
+ */
+export const PROXY_SECURITY_HEADERS: readonly (readonly [string, string])[] = SECURITY_HEADERS.filter(([name]) =>
+  ['Strict-Transport-Security', 'X-Content-Type-Options'].includes(name),
+);
+
+/**
  * Sets the security headers on a finished response (errors and 404s included); with `overwrite`
  * false (a proxied response) only those the response does not already carry.
  */
