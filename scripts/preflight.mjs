@@ -190,9 +190,12 @@ export function checkConfig({ envName, config, topLevel, others = {} }) {
         const patterns = Array.isArray(first) ? first : [];
         const reaches = (path) => patterns.some((p) => (p.endsWith('/*') ? path.startsWith(p.slice(0, -1)) : path === p));
         table.forEach((route, i) => {
-          const sample = route.wildcard ? `${route.prefix}/x` : route.prefix;
-          if (!reaches(sample)) {
-            problems.push(problem(`${prefix}.vars.${GATEWAY_VARIABLE}[${i}].path`, `"${route.pattern}" is not in ${prefix}.assets.run_worker_first: the asset server would answer it instead of the gateway (add "${route.pattern}")`));
+          // A wildcard route takes its prefix itself too, which the asset router's "/x/*" does not match.
+          const needed = route.wildcard ? [route.prefix, `${route.prefix}/*`] : [route.prefix];
+          const missing = needed.filter((pattern) => !reaches(pattern.endsWith('/*') ? `${route.prefix}/x` : pattern));
+          if (missing.length > 0) {
+            const add = missing.map((pattern) => `"${pattern}"`).join(' and ');
+            problems.push(problem(`${prefix}.vars.${GATEWAY_VARIABLE}[${i}].path`, `"${route.pattern}" is not covered by ${prefix}.assets.run_worker_first: the asset server would answer it instead of the gateway (add ${add})`));
           }
         });
       }

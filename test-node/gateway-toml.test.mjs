@@ -26,9 +26,9 @@ describe('wrangler.toml and the gateway', () => {
       const config = envs[name];
       const first = config.assets?.run_worker_first ?? [];
       for (const route of routes(config)) {
-        // A wildcard route must be covered for paths below its prefix.
-        const sample = route.path.endsWith('/*') ? `${route.path.slice(0, -1)}x` : route.path;
-        assert.ok(covered(first, sample), `${name}: ${route.path} is not in [assets] run_worker_first`);
+        // A wildcard route must be covered for its prefix itself and for paths below it.
+        const samples = route.path.endsWith('/*') ? [route.path.slice(0, -2), `${route.path.slice(0, -1)}x`] : [route.path];
+        for (const sample of samples) assert.ok(covered(first, sample), `${name}: ${sample} (route ${route.path}) is not in [assets] run_worker_first`);
       }
     });
   }

@@ -101,7 +101,14 @@ describe('pre-flight refusals', () => {
     it('refuses a route the asset server would answer (not in run_worker_first)', () => {
       const result = checkConfig(inputFor(withRoutes('[{ path = "/app-api/*", upstream = "https://origin.example.com" }, { path = "/billing/*", upstream = "https://billing.example.com" }]'), 'production'));
       assert.deepEqual(settings(result), ['env.production.vars.GATEWAY_ROUTES[1].path']);
-      assert.match(result.problems[0].message, /"\/billing\/\*" is not in env\.production\.assets\.run_worker_first/);
+      assert.match(result.problems[0].message, /"\/billing\/\*" is not covered by env\.production\.assets\.run_worker_first: .*\(add "\/billing" and "\/billing\/\*"\)/);
+    });
+
+    it('refuses a wildcard route whose bare prefix is not listed ("/x/*" in run_worker_first does not match "/x")', () => {
+      const toml = edit(withRoutes('[{ path = "/app-api/*", upstream = "https://origin.example.com" }]'), '"/app-api", "/app-api/*"', '"/app-api/*"');
+      const result = checkConfig(inputFor(toml, 'production'));
+      assert.deepEqual(settings(result), ['env.production.vars.GATEWAY_ROUTES[0].path']);
+      assert.match(result.problems[0].message, /\(add "\/app-api"\)$/);
     });
   });
 
