@@ -83,9 +83,11 @@ export interface AuthClient {
   request<T>(path: string, opts?: { method?: string; body?: unknown; retry?: boolean }): Promise<T>;
   /**
    * Refresh now (shared with any refresh in flight). Resolves true when the cookies are fresh,
-   * false when the session is over. `since`: a refresh completed after this time is reused.
+   * false when the session is over. `since`: a refresh completed after this time is reused;
+   * `csrfBefore`: the CSRF cookie at that time (default: now): when another tab's refresh has
+   * changed it by the time this tab holds the lock, that refresh is reused.
    */
-  refresh(since?: number): Promise<boolean>;
+  refresh(since?: number, csrfBefore?: string | null): Promise<boolean>;
   /** True when the readable CSRF cookie is present (a cookie-mode session probably exists). */
   hasSession(): boolean;
   register(input: { username: string; password: string; email?: string }): Promise<User>;

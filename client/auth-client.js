@@ -165,10 +165,15 @@ export function createAuthClient(options = {}) {
    * by another tab after `since`), false when the session is over (the server cleared the
    * cookies). Network errors reject.
    * @param {number} since
+   * @param {string | null} csrfBefore the CSRF cookie when the caller's request left
    */
-  async function refreshNow(since) {
-    // Another tab finished a refresh after our request left: its new cookies are ours too.
-    if (sharedRefreshStamp() > since) {
+  async function refreshNow(since, csrfBefore) {
+    // Another tab finished a refresh after our request left: its new cookies are ours too. The
+    // CSRF cookie is bound to the refresh token, so every refresh changes it, and the browser's
+    // cookie store is read synchronously (the localStorage stamp reaches another tab's renderer
+    // process asynchronously in Chromium: it can still be stale when the lock is released).
+    const csrfNow = readCookie(csrfCookie);
+    if ((csrfBefore !== null && csrfNow !== null && csrfNow !== csrfBefore) || sharedRefreshStamp() > since) {
       emit({ type: 'refreshed', by: 'other-tab' });
       return true;
     }
@@ -194,12 +199,13 @@ export function createAuthClient(options = {}) {
   /**
    * Refreshes the session once for everybody who asks at the same time.
    * @param {number} [since] time the failed request was sent; a refresh completed after it is reused
+   * @param {string | null} [csrfBefore] the CSRF cookie when that request was sent (default: now)
    * @returns {Promise<boolean>}
    */
-  function refresh(since = Date.now()) {
+  function refresh(since = Date.now(), csrfBefore = readCookie(csrfCookie)) {
     if (inflight) return inflight;
     if (lastRefreshAt > since) return Promise.resolve(true);
-    const run = () => refreshNow(since);
+    const run = () => refreshNow(since, csrfBefore);
     const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
     // The lock is held until refreshNow settles, so another tab waits and then reuses our result.
     /** @type {Promise<boolean>} */
@@ -235,7 +241,7 @@ export function createAuthClient(options = {}) {
     // token's lifetime) but the session, whose refresh cookie lives as long as the CSRF cookie, may not be over.
     const expired = error === 'invalid_token' || (error === 'unauthorized' && readCookie(csrfCookie) !== null);
     if (!expired) return res;
-    if (!(await refresh(sentAt))) return res;
+    if (!(await refresh(sentAt, csrfSent))) return res;
     return send(input, init);
   }
 
