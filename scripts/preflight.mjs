@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigError, parseConfig, PLACEHOLDER_MARK } from '../src/config.ts';
 import { parseRouteTable, VARIABLE as GATEWAY_VARIABLE } from '../src/gateway/route-table.ts';
+import { runWorkerFirst } from './lib/run-worker-first.mjs';
 
 export const DEPLOY_ENVIRONMENTS = ['staging', 'production'];
 /** Secrets the Worker cannot start without. JWT_SECRET is optional: without it, keys live in D1. */
@@ -185,17 +186,22 @@ export function checkConfig({ envName, config, topLevel, others = {} }) {
         if (!(err instanceof ConfigError)) throw err;
         problems.push(problem(`${prefix}.vars.${err.variable}`, `the Worker would refuse to serve: ${err.message}`));
       }
-      const first = config.assets?.run_worker_first;
-      if (config.assets && first !== true) {
-        const patterns = Array.isArray(first) ? first : [];
-        const reaches = (path) => patterns.some((p) => (p.endsWith('/*') ? path.startsWith(p.slice(0, -1)) : path === p));
+      const first = runWorkerFirst(config.assets?.run_worker_first);
+      if (config.assets) {
         table.forEach((route, i) => {
+          const setting = `${prefix}.vars.${GATEWAY_VARIABLE}[${i}].path`;
           // A wildcard route takes its prefix itself too, which the asset router's "/x/*" does not match.
           const needed = route.wildcard ? [route.prefix, `${route.prefix}/*`] : [route.prefix];
-          const missing = needed.filter((pattern) => !reaches(pattern.endsWith('/*') ? `${route.prefix}/x` : pattern));
+          const missing = needed.filter((pattern) => !first.included(pattern.endsWith('/*') ? `${route.prefix}/x` : pattern));
           if (missing.length > 0) {
             const add = missing.map((pattern) => `"${pattern}"`).join(' and ');
-            problems.push(problem(`${prefix}.vars.${GATEWAY_VARIABLE}[${i}].path`, `"${route.pattern}" is not covered by ${prefix}.assets.run_worker_first: the asset server would answer it instead of the gateway (add ${add})`));
+            problems.push(problem(setting, `"${route.pattern}" is not covered by ${prefix}.assets.run_worker_first: the asset server would answer it instead of the gateway (add ${add})`));
+          }
+          // An exclusion ("!/x/static/*", "!/*.js") wins over any inclusion: part of the route would miss the gateway.
+          const excluded = route.wildcard ? first.excludedUnder(route.prefix) : first.excludedAt(route.prefix);
+          if (excluded.length > 0) {
+            const which = excluded.map((pattern) => `"${pattern}"`).join(', ');
+            problems.push(problem(setting, `"${route.pattern}" is partly excluded by ${prefix}.assets.run_worker_first ${which}: the asset server would answer those paths instead of the gateway`));
           }
         });
       }

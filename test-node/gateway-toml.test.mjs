@@ -6,12 +6,8 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { runWorkerFirst } from '../scripts/lib/run-worker-first.mjs';
 import { filledToml, resolve, ROOT } from './fixtures.mjs';
-
-/** run_worker_first patterns: "/x/*" covers /x/...; anything else is exact. */
-function covered(patterns, path) {
-  return patterns.some((p) => (p.endsWith('/*') ? path.startsWith(p.slice(0, -1)) : path === p));
-}
 
 function routes(config) {
   const raw = config.vars?.GATEWAY_ROUTES ?? [];
@@ -24,11 +20,12 @@ describe('wrangler.toml and the gateway', () => {
   for (const name of ['topLevel', 'staging', 'production']) {
     it(`${name}: every GATEWAY_ROUTES path reaches the Worker (run_worker_first)`, () => {
       const config = envs[name];
-      const first = config.assets?.run_worker_first ?? [];
+      const first = runWorkerFirst(config.assets?.run_worker_first);
       for (const route of routes(config)) {
         // A wildcard route must be covered for its prefix itself and for paths below it.
         const samples = route.path.endsWith('/*') ? [route.path.slice(0, -2), `${route.path.slice(0, -1)}x`] : [route.path];
-        for (const sample of samples) assert.ok(covered(first, sample), `${name}: ${sample} (route ${route.path}) is not in [assets] run_worker_first`);
+        for (const sample of samples) assert.ok(first.reaches(sample), `${name}: ${sample} (route ${route.path}) is not in [assets] run_worker_first`);
+        if (route.path.endsWith('/*')) assert.deepEqual(first.excludedUnder(route.path.slice(0, -2)), [], `${name}: part of ${route.path} is excluded from run_worker_first`);
       }
     });
   }

@@ -110,6 +110,23 @@ describe('pre-flight refusals', () => {
       assert.deepEqual(settings(result), ['env.production.vars.GATEWAY_ROUTES[0].path']);
       assert.match(result.problems[0].message, /\(add "\/app-api"\)$/);
     });
+
+    it('refuses a route that a "!" exclusion in run_worker_first takes partly back to the assets', () => {
+      const route = '[{ path = "/app-api/*", upstream = "https://origin.example.com" }]';
+      for (const [exclusion, shown] of [
+        ['"!/app-api/static/*"', '"!/app-api/static/*"'],
+        ['"!/*.js"', '"!/*.js"'],
+        ['"!/app-api"', '"!/app-api"'],
+      ]) {
+        const toml = edit(withRoutes(route), '"/app-api", "/app-api/*"', `"/app-api", "/app-api/*", ${exclusion}`);
+        const result = checkConfig(inputFor(toml, 'production'));
+        assert.deepEqual(settings(result), ['env.production.vars.GATEWAY_ROUTES[0].path'], `${exclusion}: ${messages(result)}`);
+        assert.ok(result.problems[0].message.includes(`is partly excluded by env.production.assets.run_worker_first ${shown}`), result.problems[0].message);
+      }
+      // An exclusion elsewhere leaves the route alone.
+      const toml = edit(withRoutes(route), '"/app-api", "/app-api/*"', '"/app-api", "/app-api/*", "!/app-apix/*", "!/images/*"');
+      assert.deepEqual(checkConfig(inputFor(toml, 'production')).problems, []);
+    });
   });
 
   it('refuses an environment that lacks a binding (bindings are not inherited)', () => {
