@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { nodePasswordHasher } from './lib/node-password';
-import { insertUserSql, sqlString, updateUserSql } from './lib/user-sql';
+import { apiKeyEntries, insertUserSql, sqlString, updateUserSql } from './lib/user-sql';
 import { startServer, type Server } from '../test-node/harness.mjs';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -123,6 +123,27 @@ describe('npm run user:create', () => {
     assert.equal(old.status, 401, 'the old access token is on the revocation list');
   });
 
+  it('--update-existing with new roles reaches the user\'s API keys (their KV copies are rewritten)', async () => {
+    const login = (await (await post('/auth/login', { username: 'cli_admin', password: NEW_PASSWORD })).json()) as Tokens;
+    const created = await post('/auth/api-keys', { name: 'ops bot', roles: ['admin'] }, login.access_token);
+    assert.equal(created.status, 201, await created.clone().text());
+    const { api_key: apiKey } = (await created.json()) as { api_key: string };
+    const asKey = (path: string) => fetch(`${base}${path}`, { headers: { 'X-API-Key': apiKey } });
+    assert.equal((await asKey('/api/admin')).status, 200, 'the key holds admin while its owner does');
+
+    const demoted = await userCreate(['--username', 'cli_admin', '--password-stdin', '--update-existing', '--role', 'support'], `${NEW_PASSWORD}\n`);
+    assert.equal(demoted.status, 0, demoted.stderr);
+    assert.match(demoted.stdout, /roles \["admin"\] -> \["support"\].*1 API key\(s\) re-synced to those roles/);
+
+    // GET /api/admin checks roles from the key's KV copy (no fresh D1 read, unlike the admin API).
+    // Within the revocation bound (each isolate re-reads a key's copy every 5 s), not at expiry.
+    const deadline = Date.now() + 20_000;
+    let status = 0;
+    while ((status = (await asKey('/api/admin')).status) !== 403 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    assert.equal(status, 403, 'the demoted owner\'s key no longer holds admin');
+    assert.equal((await asKey('/api/private')).status, 200, 'the key itself stays live (a password reset is not a key revocation)');
+  });
+
   it('refuses bad input with exit code 2 and writes nothing', async () => {
     const cases: string[][] = [
       ['--username', 'has space', '--password', PASSWORD],
@@ -151,6 +172,23 @@ describe('user:create building blocks', () => {
     assert.ok(insertUserSql(write).includes("'x''y@example.com'"));
     assert.ok(insertUserSql(write).includes('ON CONFLICT DO NOTHING'), 'creating never overwrites an existing account');
     assert.ok(updateUserSql(write).includes('roles = roles,'), 'roles are kept when none are given');
+  });
+
+  it('writes API-key copies as the Worker does: the key\'s roles intersected with the owner\'s, until the key expires', () => {
+    const [entry, ...rest] = apiKeyEntries(
+      { id: 'u1', username: 'Ops', roles: '["support","deploy"]' },
+      [{ id: 'k1', key_hash: 'abc', roles: '["admin","deploy"]', expires_at: 1_000 + 86_400 }],
+      1_000,
+    );
+    assert.equal(rest.length, 0);
+    assert.deepEqual(entry, {
+      key: 'apikey:abc',
+      value: JSON.stringify({ id: 'k1', uid: 'u1', username: 'Ops', roles: ['deploy'], exp: 1_000 + 86_400 }),
+      expiration_ttl: 86_400,
+    });
+    const [soon] = apiKeyEntries({ id: 'u1', username: 'Ops', roles: 'not json' }, [{ id: 'k2', key_hash: 'def', roles: '["deploy"]', expires_at: 1_010 }], 1_000);
+    assert.equal(soon!.expiration_ttl, 60, 'never below KV\'s minimum TTL');
+    assert.equal(JSON.parse(soon!.value).roles.length, 0, 'unreadable owner roles grant nothing');
   });
 
   it('hashes with the Worker parameters and verifies its own hashes', async () => {

@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import type * as z from 'zod/mini';
 import { email as emailSchema, MAX_ROLES_PER_USER, password as passwordSchema, ROLE_PATTERN, username as usernameSchema } from '../src/lib/validation';
 import { nodePasswordHasher } from './lib/node-password';
-import { existingSql, insertUserSql, resultSql, revocationEntries, updateUserSql } from './lib/user-sql';
+import { apiKeyEntries, existingSql, insertUserSql, resultSql, revocationEntries, updateUserSql } from './lib/user-sql';
 
 const USAGE = `Usage: npm run user:create -- --username NAME (--password PASS | --password-stdin)
          [--role ROLE]... [--email ADDR] [--update-existing]
@@ -174,7 +174,7 @@ async function main(): Promise<void> {
     writeFileSync(sqlFile, action === 'create' ? insertUserSql(write) : updateUserSql(write), { mode: 0o600 });
     wrangler(['d1', 'execute', 'DB', ...o.target, '--yes', '--file', sqlFile]);
 
-    const [users, ended] = parseResults(wrangler(['d1', 'execute', 'DB', ...o.target, '--json', '--command', resultSql(o.username.key, now)]));
+    const [users, ended, liveKeys] = parseResults(wrangler(['d1', 'execute', 'DB', ...o.target, '--json', '--command', resultSql(o.username.key, now)]));
     const user = users?.results[0] as { id: string; username: string; roles: string } | undefined;
     if (!user) throw new Error('the user was not found after writing it');
     if (action === 'create' && user.id !== id) throw new RefusedError(`"${user.username}" was created by someone else meanwhile; nothing was changed`);
@@ -183,9 +183,12 @@ async function main(): Promise<void> {
     // Access tokens of the ended sessions go on the revocation list, as the Worker would do. D1
     // first, KV second, as in the Worker: the fresh check of the admin API reads the session row in
     // D1, so no old token is served as an administrator while these entries propagate.
-    const entries = revocationEntries(sessions, now);
+    // With them, the KV copies of the user's API keys, rewritten from D1 as the Worker does when
+    // an owner changes: a demotion here reaches the keys too (a new user has none).
+    const keys = (liveKeys?.results ?? []) as unknown as { id: string; key_hash: string; roles: string; expires_at: number }[];
+    const entries = [...revocationEntries(sessions, now), ...apiKeyEntries(user, keys, now)];
     if (entries.length > 0) {
-      const kvFile = join(dir, 'revocations.json');
+      const kvFile = join(dir, 'kv-entries.json');
       writeFileSync(kvFile, JSON.stringify(entries), { mode: 0o600 });
       wrangler(['kv', 'bulk', 'put', kvFile, '--binding', 'KV', ...o.target]);
     }
@@ -195,7 +198,7 @@ async function main(): Promise<void> {
       const before = existing[0]!;
       console.log(
         `edge-auth: updated existing user "${user.username}" (${user.id}) in ${where}: password reset, roles ${before.roles} -> ${user.roles}, ` +
-          `account enabled and unlocked, ${sessions.length} session(s) ended`,
+          `account enabled and unlocked, ${sessions.length} session(s) ended, ${keys.length} API key(s) re-synced to those roles`,
       );
     }
   } finally {

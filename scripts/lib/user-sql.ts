@@ -1,9 +1,11 @@
 // The SQL that `npm run user:create` runs through `wrangler d1 execute`. Pure functions, so the
 // escaping can be tested without a database. Every value is validated before it gets here; it is
 // still escaped as an SQL string literal, never pasted raw.
+import { apiKeyCopy } from '../../src/tokens/api-key-copy';
 import { coverSeconds, KV_MIN_TTL_SECONDS, sessionKey } from '../../src/tokens/revocation-plan';
 import { ACCESS_TOKEN_TTL_MAX, CLOCK_LEEWAY_MAX } from '../../src/config';
 import { normalizeEmail } from '../../src/lib/email';
+import { parseRoles } from '../../src/lib/roles';
 
 /** An SQL string literal: quotes doubled; NUL refused (SQLite would cut the string there). */
 export function sqlString(value: string): string {
@@ -84,13 +86,36 @@ WHERE username_key = ${key};`,
   ].join('\n');
 }
 
-/** Reads back what the upsert did: the user and the sessions it ended. No hash is selected. */
+/**
+ * Reads back what the upsert did: the user, the sessions it ended, and the user's live API keys
+ * (their KV copies carry the owner's roles and username: apiKeyEntries). No password hash is selected.
+ */
 export function resultSql(usernameKey: string, now: number): string {
   const key = sqlString(usernameKey);
+  const user = `(SELECT id FROM users WHERE username_key = ${key})`;
   return [
     `SELECT id, username, roles, email FROM users WHERE username_key = ${key};`,
-    `SELECT id, last_used_at FROM sessions WHERE user_id = (SELECT id FROM users WHERE username_key = ${key}) AND revoked_at = ${sqlInt(now)} AND revoked_reason = ${sqlString(CLI_REASON)};`,
+    `SELECT id, last_used_at FROM sessions WHERE user_id = ${user} AND revoked_at = ${sqlInt(now)} AND revoked_reason = ${sqlString(CLI_REASON)};`,
+    `SELECT id, key_hash, roles, expires_at FROM api_keys WHERE user_id = ${user} AND revoked_at IS NULL AND expires_at > ${sqlInt(now)};`,
   ].join('\n');
+}
+
+/**
+ * The KV copies of the user's live API keys, as the Worker writes them when an owner changes
+ * (tokens/api-keys.ts syncApiKeys): the key's roles intersected with the owner's new ones, so a
+ * demotion by the CLI reaches the keys within the revocation bound. The account is enabled by
+ * the update, so every unrevoked, unexpired key is live.
+ */
+export function apiKeyEntries(
+  owner: { id: string; username: string; roles: string },
+  keys: { id: string; key_hash: string; roles: string; expires_at: number }[],
+  now: number,
+) {
+  const ownerRoles = parseRoles(owner.roles);
+  return keys.map((k) => {
+    const copy = apiKeyCopy({ id: k.id, keyHash: k.key_hash, roles: parseRoles(k.roles), expiresAt: k.expires_at }, { id: owner.id, username: owner.username, roles: ownerRoles }, now);
+    return { key: copy.key, value: JSON.stringify(copy.record), expiration_ttl: copy.ttl };
+  });
 }
 
 /**

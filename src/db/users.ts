@@ -3,8 +3,12 @@ import { and, asc, eq, gt, gte, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { randomId } from '../crypto/random';
 import { normalizeEmail } from '../lib/email';
+import { parseRoles } from '../lib/roles';
 import type { RevokedRow } from './sessions';
 import { sessions, users, type UserRow } from './schema';
+
+/** Re-exported for the many readers of user rows (src/lib/roles.ts is the pure home). */
+export { parseRoles };
 
 /** What the API shows of a user: never a hash or a secret. */
 export interface PublicUser {
@@ -17,14 +21,6 @@ export interface PublicUser {
   created_at: number;
 }
 
-export function parseRoles(json: string): string[] {
-  try {
-    const value: unknown = JSON.parse(json);
-    return Array.isArray(value) ? value.filter((r): r is string => typeof r === 'string') : [];
-  } catch {
-    return [];
-  }
-}
 
 export function toPublicUser(row: UserWithoutHash): PublicUser {
   return {

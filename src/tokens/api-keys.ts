@@ -14,27 +14,14 @@ import { keysWithOwner, touchApiKey } from '../db/api-keys';
 import { parseRoles } from '../db/users';
 import { log } from '../lib/log';
 import { isWellFormedApiKey } from './api-key-format';
-import { KV_MIN_TTL_SECONDS, REVOCATION_CACHE_SECONDS } from './revocation';
+import { apiKeyCopy, apiKeyRecordKey, type ApiKeyRecord } from './api-key-copy';
+import { REVOCATION_CACHE_SECONDS } from './revocation';
 
-export const apiKeyRecordKey = (hash: string) => `apikey:${hash}`;
 /** "Last used" is written at most once per key per this many seconds (and never on the response path). */
 export const LAST_USED_INTERVAL = 300;
 /** How long an isolate reuses a KV answer for a key: the same as for revocations. */
 export const API_KEY_CACHE_SECONDS = REVOCATION_CACHE_SECONDS;
 const MAX_CACHED = 10_000;
-
-export interface ApiKeyRecord {
-  /** Key id (D1 `api_keys.id`). */
-  id: string;
-  /** Owner's user id. */
-  uid: string;
-  /** Owner's username, for the subject the request resolves to. */
-  username: string;
-  /** Roles usable now: the key's, intersected with its owner's. */
-  roles: string[];
-  /** Expiry, Unix seconds. */
-  exp: number;
-}
 
 function parseRecord(raw: string | null): ApiKeyRecord | undefined {
   if (!raw) return undefined;
@@ -112,9 +99,9 @@ export async function syncApiKeys(stores: { DB: D1Database; KV: KVNamespace }, u
       writes.push(stores.KV.delete(apiKeyRecordKey(hash)));
       continue;
     }
-    const record: ApiKeyRecord = { id: key.id, uid: userId, username: owner.username, roles: parseRoles(key.roles).filter((r) => ownerRoles.includes(r)), exp: key.expiresAt };
-    remember(stores.KV, hash, record, now + API_KEY_CACHE_SECONDS);
-    writes.push(stores.KV.put(apiKeyRecordKey(hash), JSON.stringify(record), { expirationTtl: Math.max(KV_MIN_TTL_SECONDS, key.expiresAt - now) }));
+    const copy = apiKeyCopy({ id: key.id, keyHash: hash, roles: parseRoles(key.roles), expiresAt: key.expiresAt }, { id: userId, username: owner.username, roles: ownerRoles }, now);
+    remember(stores.KV, hash, copy.record, now + API_KEY_CACHE_SECONDS);
+    writes.push(stores.KV.put(copy.key, JSON.stringify(copy.record), { expirationTtl: copy.ttl }));
   }
   for (const hash of extraHashes) {
     remember(stores.KV, hash, undefined, now + 86_400);
