@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
@@ -29,16 +29,18 @@ function python(args) {
   return new Promise((resolve) => execFile(PYTHON, [VERIFY_PY, ...args], { timeout: 30_000 }, (err, stdout, stderr) => resolve({ code: err ? err.code ?? 1 : 0, stdout, stderr })));
 }
 
-/** A bare upstream that keeps the last request's headers (to see the raw assertion). */
+/** A bare upstream that keeps every request's headers (to see the raw assertion) and path. */
 async function startCapture() {
   const seen = [];
+  const paths = [];
   const server = createServer((req, res) => {
     seen.push(req.headers);
+    paths.push(req.url);
     req.resume();
     res.writeHead(200, { 'Content-Type': 'text/plain' }).end('captured');
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${server.address().port}`, seen, close: () => new Promise((resolve) => server.close(resolve)) };
+  return { url: `http://127.0.0.1:${server.address().port}`, seen, paths, close: () => new Promise((resolve) => server.close(resolve)) };
 }
 
 describe('gateway under wrangler dev, in front of the example origin', { timeout: 600_000 }, () => {
@@ -54,6 +56,7 @@ describe('gateway under wrangler dev, in front of the example origin', { timeout
     const upstream = origin.url;
     capture = await startCapture();
     const routes = [
+      { path: '/app-api/capture/admin/*', roles: ['admin'], upstream: capture.url, strip_prefix: '/app-api/capture' },
       { path: '/app-api/capture/*', upstream: capture.url, strip_prefix: '/app-api/capture' },
       { path: '/app-api/dead/*', upstream: `http://127.0.0.1:${deadPort}`, strip_prefix: '/app-api/dead', timeout_ms: 5000 },
       { path: '/app-api/*', upstream, strip_prefix: '/app-api', max_body_bytes: 200 * 1024 * 1024, timeout_ms: 30000 },
@@ -96,6 +99,31 @@ describe('gateway under wrangler dev, in front of the example origin', { timeout
       assert.equal(res.status, 401, path);
       assert.equal((await res.json()).error, 'unauthorized', path);
     }
+  });
+
+  it("dot segments, encoded dots and backslashes cannot carry a request past a route's roles", async () => {
+    // Sent raw (fetch would normalise the URL first): each one resolves to /app-api/capture/admin/secret,
+    // whose route needs the admin role this user lacks. Whichever layer normalises (workerd does,
+    // before the Worker; the gateway refuses a path whose normalised form changes its route), the
+    // request is refused and never reaches the upstream as /admin/secret.
+    const port = new URL(dev.base).port;
+    const raw = (path) =>
+      new Promise((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port, path, headers: auth(), signal: T(15_000) }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const before = capture.paths.length;
+    for (const path of ['/app-api/capture/x/../admin/secret', '/app-api/capture/x/%2e%2e/admin/secret', '/app-api/capture/x/.%2e/admin/secret', '/app-api/capture/x\\..\\admin/secret']) {
+      const status = await raw(path);
+      assert.ok(status === 403 || status === 400, `${path}: ${status}`);
+    }
+    assert.deepEqual(capture.paths.slice(before), [], 'the upstream received none of them');
+    assert.equal(await raw('/app-api/capture/x/%2e%2e/notes'), 200, 'a dot segment that stays on its route is forwarded');
+    assert.equal(capture.paths.at(-1), '/notes');
   });
 
   it('server-sent events arrive one by one, before the stream ends', async () => {

@@ -2,6 +2,8 @@
 // request with 500 misconfigured naming the entry. edge-auth's own paths can never be shadowed.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError, getConfig, type Env } from '../src/config';
+import { AppError } from '../src/errors';
+import { sameRouteOrRefuse } from '../src/gateway/proxy';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT_MS, getRouteTable, matchRoute, parseRouteTable } from '../src/gateway/route-table';
 import { Client, errorOf, testEnv } from './helpers';
 
@@ -147,6 +149,36 @@ describe('gateway route table', () => {
     expect(hit('/apps', 'GET')).toBeUndefined();
     expect(hit('/exact', 'GET')).toBe('/exact');
     expect(hit('/exact/more', 'GET')).toBeUndefined();
+  });
+
+  it('refuses a path whose normalised form (what is forwarded) belongs to another route', () => {
+    // workerd hands the Worker a normalised URL (measured under wrangler dev), so the router's path
+    // and the forwarded one agree; this is the check for a runtime or zone where they would not.
+    const table = parse([
+      { path: '/app/admin/*', roles: ['admin'], upstream: 'service:UPSTREAM' },
+      { path: '/app/*', upstream: 'service:UPSTREAM' },
+    ]);
+    const matched = (path: string) => {
+      const m = matchRoute(table, path, 'GET');
+      if (!m || !('route' in m)) throw new Error(`no route for ${path}`);
+      return m.route;
+    };
+    const general = matched('/app/x/../admin/users'); // the router's path, dot segments as sent
+    expect(general.pattern).toBe('/app/*');
+    expect(() => sameRouteOrRefuse(table, general, '/app/admin/users', 'GET')).toThrow(/different route once normalised/);
+    try {
+      sameRouteOrRefuse(table, general, '/app/admin/users', 'GET');
+    } catch (err) {
+      expect(err).toBeInstanceOf(AppError);
+      expect((err as AppError).status).toBe(400);
+    }
+    // Same route after normalising: forwarded. Percent-encoding is decoded before matching.
+    expect(() => sameRouteOrRefuse(table, general, '/app/notes/a%20b', 'GET')).not.toThrow();
+    expect(() => sameRouteOrRefuse(table, general, '/app/%61dmin/users', 'GET')).toThrow(/different route/);
+    expect(() => sameRouteOrRefuse(table, general, '/app/%E0%A4%A', 'GET')).not.toThrow(); // malformed: matched as sent
+    expect(() => sameRouteOrRefuse(table, general, '/elsewhere', 'GET')).toThrow(/different route/);
+    const admin = matched('/app/admin/users');
+    expect(() => sameRouteOrRefuse(table, admin, '/app/admin/users', 'GET')).not.toThrow();
   });
 });
 

@@ -17,12 +17,14 @@ export default {
     if (marker) recorded.push(marker);
 
     if (url.pathname === '/set-cookie') {
-      const headers = new Headers({ 'Content-Type': 'text/plain', 'Keep-Alive': 'timeout=5', 'X-Custom': 'kept' });
+      const headers = new Headers({ 'Content-Type': 'text/plain', 'Keep-Alive': 'timeout=5', 'X-Custom': 'kept', 'Clear-Site-Data': '"cookies", "storage"' });
       for (const cookie of [
         '__Host-edge_access=planted; Path=/; Secure; HttpOnly',
         '__Secure-edge_refresh=planted; Path=/auth/refresh; Secure; HttpOnly',
         '__Host-edge_csrf=; Path=/; Secure; Max-Age=0',
         'edge_access=planted; Path=/',
+        '=__Host-edge_access=planted; Path=/; Secure',
+        '__Host-edge_csrf; Path=/; Secure',
         'app_theme=dark; Path=/; Secure',
         'app_session=abc; Path=/; Secure; HttpOnly',
       ]) headers.append('Set-Cookie', cookie);

@@ -86,6 +86,24 @@ describe('what the upstream receives', () => {
         'Keep-Alive': 'timeout=5',
         TE: 'trailers',
         'X-App-Header': 'kept',
+        // Other forwarding and identity headers an upstream framework may trust, and overrides of
+        // the method or path the route checked; and the same names with "_" for "-".
+        'X-Forwarded-User': 'admin',
+        'X-Forwarded-Email': 'admin@example.com',
+        'X-Forwarded-Prefix': '/evil',
+        'X-Forwarded-Port': '1',
+        'X-Auth-Request-User': 'admin',
+        'Remote-User': 'admin',
+        'X-Remote-User': 'admin',
+        'Cf-Access-Authenticated-User-Email': 'admin@example.com',
+        'Cf-Access-Jwt-Assertion': 'forged',
+        'True-Client-IP': '6.6.6.6',
+        'X-HTTP-Method-Override': 'DELETE',
+        'X-Original-URL': '/admin',
+        X_Edge_Auth_User_Id: 'someone-else',
+        X_Edge_Auth_Roles: 'admin',
+        X_Forwarded_For: '6.6.6.6',
+        X_App_Header: 'kept too',
       },
     }));
     const h = got.headers;
@@ -104,6 +122,12 @@ describe('what the upstream receives', () => {
     expect(h['keep-alive']).toBeUndefined();
     expect(h.te).toBeUndefined();
     expect(h['x-app-header']).toBe('kept');
+    for (const name of [
+      'x-forwarded-user', 'x-forwarded-email', 'x-forwarded-prefix', 'x-forwarded-port', 'x-auth-request-user', 'remote-user', 'x-remote-user',
+      'cf-access-authenticated-user-email', 'cf-access-jwt-assertion', 'true-client-ip', 'x-http-method-override', 'x-original-url',
+      'x_edge_auth_user_id', 'x_edge_auth_roles', 'x_forwarded_for',
+    ]) expect(h[name], name).toBeUndefined();
+    expect(h.x_app_header).toBe('kept too');
   });
 
   it("removes edge-auth's cookies and keeps the application's", async () => {
@@ -202,6 +226,7 @@ describe('what the client receives', () => {
     expect(res.status).toBe(200);
     expect(res.headers.getSetCookie()).toEqual(['app_theme=dark; Path=/; Secure', 'app_session=abc; Path=/; Secure; HttpOnly']);
     expect(res.headers.get('Keep-Alive')).toBeNull();
+    expect(res.headers.get('Clear-Site-Data'), 'the upstream cannot clear the site (and edge-auth cookies)').toBeNull();
     expect(res.headers.get('X-Custom')).toBe('kept');
   });
 

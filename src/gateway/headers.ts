@@ -20,13 +20,38 @@ export const IDENTITY_HEADERS = {
 } as const;
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
-/** Forwarding headers a client could forge; the gateway writes its own. X-API-Key is an edge-auth credential. */
-const FORWARDING = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-real-ip', 'x-request-id', 'x-api-key']);
+/**
+ * Headers a client could forge to claim an address, a scheme, an identity, a method or a path the
+ * gateway did not check; the gateway writes its own where they matter. Every `X-Forwarded-*` goes
+ * (oauth2-proxy's X-Forwarded-User/-Email/-Groups, -Prefix, -Port, -Ssl, ...), and so do other
+ * proxies' identity headers and the method and URL overrides some frameworks honour (a route's
+ * `methods` and path are what edge-auth checked). X-API-Key is an edge-auth credential.
+ */
+const FORWARDING = new Set([
+  'forwarded', 'x-real-ip', 'x-client-ip', 'true-client-ip', 'x-request-id', 'x-api-key',
+  'remote-user', 'x-remote-user', 'x-authenticated-user', 'x-user', 'x-email',
+  'x-http-method-override', 'x-http-method', 'x-method-override', 'x-original-method',
+  'x-original-url', 'x-original-uri', 'x-rewrite-url',
+]);
+/** Name prefixes dropped whole: forwarding data, oauth2-proxy's and Cloudflare Access's identity headers. */
+const FORWARDING_PREFIXES = ['x-forwarded-', 'x-auth-request-', 'cf-access-'];
 const OWN_COOKIES = new Set([ACCESS_COOKIE, REFRESH_COOKIE, CSRF_COOKIE]);
 
 /** edge-auth's cookies, whatever prefix a client put on them. */
 function isOwnCookie(name: string): boolean {
   return OWN_COOKIES.has(name.replace(/^__(Host|Secure)-/, ''));
+}
+
+/**
+ * A Set-Cookie an upstream may not pass on: one of edge-auth's cookies, or a nameless one
+ * (`=__Host-edge_access=x`, or no `=` at all): a browser that accepts those sends them back as
+ * `__Host-edge_access=x`, a planted session. No application needs a nameless cookie.
+ */
+function isForbiddenSetCookie(setCookie: string): boolean {
+  const pair = setCookie.split(';', 1)[0]!;
+  const eq = pair.indexOf('=');
+  const name = eq < 0 ? '' : pair.slice(0, eq).trim();
+  return name === '' || isOwnCookie(name);
 }
 
 /** The Cookie header without edge-auth's cookies; null when nothing is left. */
@@ -46,9 +71,22 @@ export interface ForwardContext {
   websocket: boolean;
 }
 
-/** Names a client may not pass on: hop-by-hop, forgeable forwarding headers, credentials checked below. */
+/**
+ * Names a client may not pass on: hop-by-hop, forgeable forwarding and identity headers,
+ * credentials checked below. A name is judged with `_` read as `-` too: CGI-style servers (Rack,
+ * WSGI, PHP) map both to the same variable, so `X_Edge_Auth_User_Id` would reach them as
+ * HTTP_X_EDGE_AUTH_USER_ID.
+ */
 function droppedInbound(name: string, connectionNamed: readonly string[]): boolean {
-  return name.startsWith(IDENTITY_PREFIX) || HOP_BY_HOP.has(name) || FORWARDING.has(name) || name === 'host' || connectionNamed.includes(name);
+  const canonical = name.includes('_') ? name.replaceAll('_', '-') : name;
+  return (
+    canonical.startsWith(IDENTITY_PREFIX) ||
+    HOP_BY_HOP.has(canonical) ||
+    FORWARDING.has(canonical) ||
+    FORWARDING_PREFIXES.some((prefix) => canonical.startsWith(prefix)) ||
+    canonical === 'host' ||
+    connectionNamed.includes(name)
+  );
 }
 
 /** The header names a Connection header lists (RFC 9110 section 7.6.1): hop-by-hop too. */
@@ -89,7 +127,9 @@ export function shapeUpstreamHeaders(headers: Headers, ctx: ForwardContext): voi
   headers.set(IDENTITY_HEADERS.subjectType, ctx.auth ? ctx.auth.subject : 'anonymous');
   if (ctx.auth) {
     headers.set(IDENTITY_HEADERS.userId, ctx.auth.userId);
-    headers.set(IDENTITY_HEADERS.username, ctx.auth.username); // ASCII by the username alphabet
+    // Percent-encoded: unchanged for usernames (their alphabet is ASCII letters, digits, . _ -),
+    // but an OAuth client's name may be any Unicode text, which a header value cannot carry.
+    headers.set(IDENTITY_HEADERS.username, encodeURIComponent(ctx.auth.username));
     headers.set(IDENTITY_HEADERS.roles, ctx.auth.roles.join(','));
     headers.set(IDENTITY_HEADERS.sessionId, ctx.auth.sessionId);
   }
@@ -114,14 +154,14 @@ export function shapeClientHeaders(headers: Headers, requestId: string): void {
   let cookies = false;
   for (const name of headers.keys()) {
     if (name === 'set-cookie') cookies = true;
-    else if (HOP_BY_HOP.has(name) || named.includes(name)) drop.push(name);
+    else if (HOP_BY_HOP.has(name) || name === 'clear-site-data' || named.includes(name)) drop.push(name);
     else if (PROXY_HEADERS.has(name)) present.push(name);
   }
   for (const name of drop) headers.delete(name);
   if (cookies) {
     // One entry per cookie (never a joined list), edge-auth's own taken out.
     const all = headers.getSetCookie();
-    const kept = all.filter((cookie) => !isOwnCookie(cookie.split('=', 1)[0]!.trim()));
+    const kept = all.filter((cookie) => !isForbiddenSetCookie(cookie));
     if (kept.length !== all.length) {
       headers.delete('set-cookie');
       for (const cookie of kept) headers.append('set-cookie', cookie);

@@ -96,6 +96,27 @@ async function proxy(c: Context<AppEnv>, route: GatewayRoute, url: URL, event: L
   return res;
 }
 
+/**
+ * The route was chosen on the router's path (percent-decoded, dot segments as sent); the upstream
+ * is sent the URL parser's (`..`, `%2e%2e` and `.%2e` resolved, `\` read as `/`). Where the two
+ * lead to different routes (`/app-api/x/%2e%2e/admin/users` matched `/app-api/*` but reaches
+ * `/app-api/admin/*`), forwarding would skip the checks (roles, fresh, auth) of the route the
+ * upstream actually serves: refused. Cloudflare's URL normalisation usually resolves these before
+ * the Worker; this holds where it is off.
+ */
+export function sameRouteOrRefuse(table: readonly GatewayRoute[], route: GatewayRoute, forwarded: string, method: string): void {
+  let decoded = forwarded;
+  try {
+    decoded = decodeURI(forwarded);
+  } catch {
+    // Malformed percent-encoding: matched as sent.
+  }
+  const again = matchRoute(table, decoded, method);
+  if (!again || !('route' in again) || again.route !== route) {
+    throw new AppError('invalid_request', 'The path resolves to a different route once normalised (dot segments or backslashes): send the normalised path.');
+  }
+}
+
 /** Proxied responses whose headers already carry the request id and security headers (app.ts). */
 const withEdgeHeaders = new WeakSet<Response>();
 
@@ -131,6 +152,7 @@ export function gateway(): MiddlewareHandler<AppEnv> {
     const event: LogFields = { requestId: c.get('requestId'), route: route.pattern, method: c.req.method };
     let status = 500;
     try {
+      if (url.pathname !== c.req.path) sameRouteOrRefuse(table, route, url.pathname, c.req.method);
       const res = await proxy(c, route, url, event);
       status = res.status;
       return res;
