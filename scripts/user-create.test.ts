@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { nodePasswordHasher } from './lib/node-password';
-import { apiKeyEntries, insertUserSql, sqlString, updateUserSql } from './lib/user-sql';
+import { apiKeyEntries, insertUserSql, liveKeysSql, reconcileKeyCopies, sqlString, updateUserSql } from './lib/user-sql';
 import { startServer, type Server } from '../test-node/harness.mjs';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -175,20 +175,29 @@ describe('user:create building blocks', () => {
   });
 
   it('writes API-key copies as the Worker does: the key\'s roles intersected with the owner\'s, until the key expires', () => {
-    const [entry, ...rest] = apiKeyEntries(
-      { id: 'u1', username: 'Ops', roles: '["support","deploy"]' },
-      [{ id: 'k1', key_hash: 'abc', roles: '["admin","deploy"]', expires_at: 1_000 + 86_400 }],
-      1_000,
-    );
+    const row = { id: 'k1', key_hash: 'abc', roles: '["admin","deploy"]', expires_at: 1_000 + 86_400, owner_id: 'u1', owner_username: 'Ops', owner_roles: '["support","deploy"]' };
+    const [entry, ...rest] = apiKeyEntries([row], 1_000);
     assert.equal(rest.length, 0);
     assert.deepEqual(entry, {
       key: 'apikey:abc',
       value: JSON.stringify({ id: 'k1', uid: 'u1', username: 'Ops', roles: ['deploy'], exp: 1_000 + 86_400 }),
       expiration_ttl: 86_400,
     });
-    const [soon] = apiKeyEntries({ id: 'u1', username: 'Ops', roles: 'not json' }, [{ id: 'k2', key_hash: 'def', roles: '["deploy"]', expires_at: 1_010 }], 1_000);
+    const [soon] = apiKeyEntries([{ ...row, key_hash: 'def', expires_at: 1_010, owner_roles: 'not json' }], 1_000);
     assert.equal(soon!.expiration_ttl, 60, 'never below KV\'s minimum TTL');
     assert.equal(JSON.parse(soon!.value).roles.length, 0, 'unreadable owner roles grant nothing');
+    assert.match(liveKeysSql("o'neil", 5), /u\.username_key = 'o''neil' AND u\.disabled = 0 AND k\.revoked_at IS NULL AND k\.expires_at > 5;/);
+  });
+
+  it('redoes what the API changed between its read and its write: revoked keys withdrawn, changed ones rewritten', () => {
+    const row = { id: 'k1', key_hash: 'a', roles: '["deploy"]', expires_at: 9_000, owner_id: 'u1', owner_username: 'Ops', owner_roles: '["deploy"]' };
+    const written = apiKeyEntries([row, { ...row, id: 'k2', key_hash: 'b' }, { ...row, id: 'k3', key_hash: 'c' }], 1_000);
+    // Meanwhile: k2 revoked; the owner lost "deploy" (k3's copy changes); k1 unchanged.
+    const current = apiKeyEntries([{ ...row, owner_roles: '[]' }, { ...row, id: 'k3', key_hash: 'c', owner_roles: '[]' }], 1_000);
+    const { put, remove } = reconcileKeyCopies(written, current);
+    assert.deepEqual(remove, ['apikey:b']);
+    assert.deepEqual(put.map((e) => [e.key, JSON.parse(e.value).roles]), [['apikey:a', []], ['apikey:c', []]]);
+    assert.deepEqual(reconcileKeyCopies(written, written), { put: [], remove: [] });
   });
 
   it('hashes with the Worker parameters and verifies its own hashes', async () => {

@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import type * as z from 'zod/mini';
 import { email as emailSchema, MAX_ROLES_PER_USER, password as passwordSchema, ROLE_PATTERN, username as usernameSchema } from '../src/lib/validation';
 import { nodePasswordHasher } from './lib/node-password';
-import { apiKeyEntries, existingSql, insertUserSql, resultSql, revocationEntries, updateUserSql } from './lib/user-sql';
+import { apiKeyEntries, existingSql, insertUserSql, liveKeysSql, reconcileKeyCopies, resultSql, revocationEntries, updateUserSql, type LiveKeyRow } from './lib/user-sql';
 
 const USAGE = `Usage: npm run user:create -- --username NAME (--password PASS | --password-stdin)
          [--role ROLE]... [--email ADDR] [--update-existing]
@@ -185,12 +185,28 @@ async function main(): Promise<void> {
     // D1, so no old token is served as an administrator while these entries propagate.
     // With them, the KV copies of the user's API keys, rewritten from D1 as the Worker does when
     // an owner changes: a demotion here reaches the keys too (a new user has none).
-    const keys = (liveKeys?.results ?? []) as unknown as { id: string; key_hash: string; roles: string; expires_at: number }[];
-    const entries = [...revocationEntries(sessions, now), ...apiKeyEntries(user, keys, now)];
-    if (entries.length > 0) {
-      const kvFile = join(dir, 'kv-entries.json');
-      writeFileSync(kvFile, JSON.stringify(entries), { mode: 0o600 });
-      wrangler(['kv', 'bulk', 'put', kvFile, '--binding', 'KV', ...o.target]);
+    const keys = (liveKeys?.results ?? []) as unknown as LiveKeyRow[];
+    const keyCopies = apiKeyEntries(keys, now);
+    const putKv = (name: string, entries: unknown[]) => {
+      const file = join(dir, name);
+      writeFileSync(file, JSON.stringify(entries), { mode: 0o600 });
+      wrangler(['kv', 'bulk', 'put', file, '--binding', 'KV', ...o.target]);
+    };
+    const entries = [...revocationEntries(sessions, now), ...keyCopies];
+    if (entries.length > 0) putKv('kv-entries.json', entries);
+    let withdrawn = 0;
+    if (keyCopies.length > 0) {
+      // A key revoked (or a role changed) through the API between our read and our write had its
+      // copy deleted or rewritten by the Worker, which our write undid: read D1 again and redo it.
+      const [again] = parseResults(wrangler(['d1', 'execute', 'DB', ...o.target, '--json', '--command', liveKeysSql(o.username.key, now)]));
+      const { put, remove } = reconcileKeyCopies(keyCopies, apiKeyEntries((again?.results ?? []) as unknown as LiveKeyRow[], now));
+      if (put.length > 0) putKv('kv-reconcile.json', put);
+      if (remove.length > 0) {
+        const file = join(dir, 'kv-remove.json');
+        writeFileSync(file, JSON.stringify(remove), { mode: 0o600 });
+        wrangler(['kv', 'bulk', 'delete', file, '--binding', 'KV', '--force', ...o.target]);
+      }
+      withdrawn = remove.length;
     }
     if (action === 'create') {
       console.log(`edge-auth: created user "${user.username}" (${user.id}) in ${where} with roles ${user.roles}`);
@@ -198,7 +214,7 @@ async function main(): Promise<void> {
       const before = existing[0]!;
       console.log(
         `edge-auth: updated existing user "${user.username}" (${user.id}) in ${where}: password reset, roles ${before.roles} -> ${user.roles}, ` +
-          `account enabled and unlocked, ${sessions.length} session(s) ended, ${keys.length} API key(s) re-synced to those roles`,
+          `account enabled and unlocked, ${sessions.length} session(s) ended, ${keys.length - withdrawn} API key(s) re-synced to those roles (keys of a disabled account are live again, as when an administrator enables it)`,
       );
     }
   } finally {

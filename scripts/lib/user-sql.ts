@@ -88,34 +88,67 @@ WHERE username_key = ${key};`,
 
 /**
  * Reads back what the upsert did: the user, the sessions it ended, and the user's live API keys
- * (their KV copies carry the owner's roles and username: apiKeyEntries). No password hash is selected.
+ * (liveKeysSql). No password hash is selected.
  */
 export function resultSql(usernameKey: string, now: number): string {
   const key = sqlString(usernameKey);
-  const user = `(SELECT id FROM users WHERE username_key = ${key})`;
   return [
     `SELECT id, username, roles, email FROM users WHERE username_key = ${key};`,
-    `SELECT id, last_used_at FROM sessions WHERE user_id = ${user} AND revoked_at = ${sqlInt(now)} AND revoked_reason = ${sqlString(CLI_REASON)};`,
-    `SELECT id, key_hash, roles, expires_at FROM api_keys WHERE user_id = ${user} AND revoked_at IS NULL AND expires_at > ${sqlInt(now)};`,
+    `SELECT id, last_used_at FROM sessions WHERE user_id = (SELECT id FROM users WHERE username_key = ${key}) AND revoked_at = ${sqlInt(now)} AND revoked_reason = ${sqlString(CLI_REASON)};`,
+    liveKeysSql(usernameKey, now),
   ].join('\n');
 }
 
+/** A live API key with its owner, as liveKeysSql reads it. */
+export interface LiveKeyRow {
+  id: string;
+  key_hash: string;
+  roles: string;
+  expires_at: number;
+  owner_id: string;
+  owner_username: string;
+  owner_roles: string;
+}
+
+/** The user's live API keys (unrevoked, unexpired, owner enabled), each with its owner's name and roles. */
+export function liveKeysSql(usernameKey: string, now: number): string {
+  return `SELECT k.id, k.key_hash, k.roles, k.expires_at, u.id AS owner_id, u.username AS owner_username, u.roles AS owner_roles
+FROM api_keys k JOIN users u ON u.id = k.user_id
+WHERE u.username_key = ${sqlString(usernameKey)} AND u.disabled = 0 AND k.revoked_at IS NULL AND k.expires_at > ${sqlInt(now)};`;
+}
+
+export interface KvEntry {
+  key: string;
+  value: string;
+  expiration_ttl: number;
+}
+
 /**
- * The KV copies of the user's live API keys, as the Worker writes them when an owner changes
- * (tokens/api-keys.ts syncApiKeys): the key's roles intersected with the owner's new ones, so a
- * demotion by the CLI reaches the keys within the revocation bound. The account is enabled by
- * the update, so every unrevoked, unexpired key is live.
+ * The KV copies of live API keys, as the Worker writes them when an owner changes
+ * (tokens/api-keys.ts syncApiKeys): the key's roles intersected with the owner's current ones, so
+ * a demotion by the CLI reaches the keys within the revocation bound.
  */
-export function apiKeyEntries(
-  owner: { id: string; username: string; roles: string },
-  keys: { id: string; key_hash: string; roles: string; expires_at: number }[],
-  now: number,
-) {
-  const ownerRoles = parseRoles(owner.roles);
-  return keys.map((k) => {
-    const copy = apiKeyCopy({ id: k.id, keyHash: k.key_hash, roles: parseRoles(k.roles), expiresAt: k.expires_at }, { id: owner.id, username: owner.username, roles: ownerRoles }, now);
+export function apiKeyEntries(rows: readonly LiveKeyRow[], now: number): KvEntry[] {
+  return rows.map((k) => {
+    const owner = { id: k.owner_id, username: k.owner_username, roles: parseRoles(k.owner_roles) };
+    const copy = apiKeyCopy({ id: k.id, keyHash: k.key_hash, roles: parseRoles(k.roles), expiresAt: k.expires_at }, owner, now);
     return { key: copy.key, value: JSON.stringify(copy.record), expiration_ttl: copy.ttl };
   });
+}
+
+/**
+ * What to write again after the copies went out, from a second read of D1: a key revoked, an
+ * owner disabled or a role changed through the API between the CLI's read and its KV write had
+ * its copy deleted or rewritten by the Worker, which the CLI's write just undid. Copies that are
+ * no longer live are deleted, changed ones rewritten.
+ */
+export function reconcileKeyCopies(written: readonly KvEntry[], current: readonly KvEntry[]): { put: KvEntry[]; remove: string[] } {
+  const now = new Map(current.map((e) => [e.key, e.value]));
+  const before = new Map(written.map((e) => [e.key, e.value]));
+  return {
+    put: current.filter((e) => before.get(e.key) !== e.value),
+    remove: written.filter((e) => !now.has(e.key)).map((e) => e.key),
+  };
 }
 
 /**

@@ -5,6 +5,7 @@
 // session. Hop-by-hop headers (RFC 9110 section 7.6.1) describe one connection and never cross.
 import type { AuthContext } from '../app-env';
 import { ACCESS_COOKIE, CSRF_COOKIE, REFRESH_COOKIE } from '../cookies';
+import { AppError } from '../errors';
 import { PROXY_SECURITY_HEADERS } from '../middleware/api-headers';
 import { ASSERTION_HEADER, type SubjectType } from './assertion';
 
@@ -30,9 +31,14 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'p
 const FORWARDING = new Set([
   'forwarded', 'x-real-ip', 'x-client-ip', 'true-client-ip', 'x-request-id', 'x-api-key',
   'remote-user', 'x-remote-user', 'x-authenticated-user', 'x-user', 'x-email',
-  'x-http-method-override', 'x-http-method', 'x-method-override', 'x-original-method',
-  'x-original-url', 'x-original-uri', 'x-rewrite-url',
+  'x-original-method', 'x-original-url', 'x-original-uri', 'x-rewrite-url',
 ]);
+/**
+ * Method overrides some frameworks honour: refused rather than dropped, since dropping one would
+ * silently change what the request means (a POST meant as PATCH). The route checked the method
+ * on the request line; send that one.
+ */
+const METHOD_OVERRIDES = new Set(['x-http-method-override', 'x-http-method', 'x-method-override']);
 /** Name prefixes dropped whole: forwarding data, oauth2-proxy's and Cloudflare Access's identity headers. */
 const FORWARDING_PREFIXES = ['x-forwarded-', 'x-auth-request-', 'cf-access-'];
 const OWN_COOKIES = new Set([ACCESS_COOKIE, REFRESH_COOKIE, CSRF_COOKIE]);
@@ -73,12 +79,15 @@ export interface ForwardContext {
 
 /**
  * Names a client may not pass on: hop-by-hop, forgeable forwarding and identity headers,
- * credentials checked below. A name is judged with `_` read as `-` too: CGI-style servers (Rack,
+ * credentials checked below; a method override refuses the request (400). A name is judged with `_` read as `-` too: CGI-style servers (Rack,
  * WSGI, PHP) map both to the same variable, so `X_Edge_Auth_User_Id` would reach them as
  * HTTP_X_EDGE_AUTH_USER_ID.
  */
 function droppedInbound(name: string, connectionNamed: readonly string[]): boolean {
   const canonical = name.includes('_') ? name.replaceAll('_', '-') : name;
+  if (METHOD_OVERRIDES.has(canonical)) {
+    throw new AppError('invalid_request', 'Method override headers (X-HTTP-Method-Override and the like) are not forwarded: send the request with its own method.');
+  }
   return (
     canonical.startsWith(IDENTITY_PREFIX) ||
     HOP_BY_HOP.has(canonical) ||

@@ -96,25 +96,32 @@ async function proxy(c: Context<AppEnv>, route: GatewayRoute, url: URL, event: L
   return res;
 }
 
+/** An empty segment (`//`) or a dot segment with parameters (`..;`, `.;`). */
+const AMBIGUOUS_SEGMENT = /\/\/|(?:^|\/)\.{1,2};/;
+const AMBIGUOUS_PATH = 'The path is ambiguous (an empty segment, a dot segment, a backslash or a malformed escape): send the normalised path.';
+
 /**
- * The route was chosen on the router's path (percent-decoded, dot segments as sent); the upstream
- * is sent the URL parser's (`..`, `%2e%2e` and `.%2e` resolved, `\` read as `/`). Where the two
- * lead to different routes (`/app-api/x/%2e%2e/admin/users` matched `/app-api/*` but reaches
- * `/app-api/admin/*`), forwarding would skip the checks (roles, fresh, auth) of the route the
- * upstream actually serves: refused. Cloudflare's URL normalisation usually resolves these before
- * the Worker; this holds where it is off.
+ * Refuses a gateway path that an upstream could resolve to another route's path than the one
+ * whose checks (auth, roles, fresh) were applied:
+ * - empty segments and dot segments with parameters, which the URL parser keeps but servers fold
+ *   (nginx merges `//`, Tomcat reads `..;` as `..`): `/app-api//admin/users` would match
+ *   `/app-api/*` and be served as `/admin/users`;
+ * - a path whose normalised form (what is forwarded: `..`, `%2e%2e`, `.%2e` resolved, `\` read as
+ *   `/`) matches another route than the router's path did (dot segments as sent). workerd
+ *   normalises the URL before the Worker (measured under `wrangler dev`); this holds where a
+ *   runtime or zone does not. A malformed escape there is refused rather than guessed at.
  */
-export function sameRouteOrRefuse(table: readonly GatewayRoute[], route: GatewayRoute, forwarded: string, method: string): void {
-  let decoded = forwarded;
+export function checkForwardedPath(table: readonly GatewayRoute[], route: GatewayRoute, routerPath: string, forwarded: string, method: string): void {
+  if (AMBIGUOUS_SEGMENT.test(routerPath)) throw new AppError('invalid_request', AMBIGUOUS_PATH);
+  if (forwarded === routerPath) return;
+  let decoded: string;
   try {
     decoded = decodeURI(forwarded);
   } catch {
-    // Malformed percent-encoding: matched as sent.
+    throw new AppError('invalid_request', AMBIGUOUS_PATH);
   }
   const again = matchRoute(table, decoded, method);
-  if (!again || !('route' in again) || again.route !== route) {
-    throw new AppError('invalid_request', 'The path resolves to a different route once normalised (dot segments or backslashes): send the normalised path.');
-  }
+  if (!again || !('route' in again) || again.route !== route) throw new AppError('invalid_request', AMBIGUOUS_PATH);
 }
 
 /** Proxied responses whose headers already carry the request id and security headers (app.ts). */
@@ -152,7 +159,7 @@ export function gateway(): MiddlewareHandler<AppEnv> {
     const event: LogFields = { requestId: c.get('requestId'), route: route.pattern, method: c.req.method };
     let status = 500;
     try {
-      if (url.pathname !== c.req.path) sameRouteOrRefuse(table, route, url.pathname, c.req.method);
+      checkForwardedPath(table, route, c.req.path, url.pathname, c.req.method);
       const res = await proxy(c, route, url, event);
       status = res.status;
       return res;
