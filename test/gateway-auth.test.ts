@@ -68,6 +68,24 @@ describe('who gets through', () => {
     expect(open.headers['x-api-key']).toBeUndefined();
   });
 
+  it('subjects: a route for people refuses an API key with 403 before anything reaches the upstream', async () => {
+    const c = gatewayClient();
+    const user = await userWith(c, []);
+    const res = await c.request('POST', '/auth/api-keys', { token: user.access_token, json: { name: 'not a person', roles: [] } });
+    expect(res.status).toBe(201);
+    const { api_key: key } = (await res.json()) as { api_key: string };
+    for (const path of ['/svc/people/x?marker=subj-key', '/svc/people-maybe/x?marker=subj-key-optional']) {
+      const refused = await c.request('GET', path, { headers: { 'X-API-Key': key } });
+      expect(refused.status, path).toBe(403);
+      expect(await errorOf(refused), path).toMatchObject({ error: 'forbidden', message: 'This route needs a signed-in user.' });
+    }
+    expect(await recorded()).not.toContain('subj-key');
+    expect(await recorded()).not.toContain('subj-key-optional');
+    // The same user's session passes; the optional route still takes anonymous callers.
+    expect((await echo(await c.request('GET', '/svc/people/x', { token: user.access_token }))).headers['x-edge-auth-subject-type']).toBe('user');
+    expect((await echo(await c.request('GET', '/svc/people-maybe/x'))).headers['x-edge-auth-subject-type']).toBe('anonymous');
+  });
+
   it('a revoked session is refused (logout)', async () => {
     const c = gatewayClient();
     const user = await userWith(c, []);

@@ -40,7 +40,8 @@ afterEach(() => {
 describe('gateway route table', () => {
   it('parses a route with its defaults: every method, auth required, 100 MiB, 30 s', () => {
     const [route] = parse([OK]);
-    expect(route).toMatchObject({ pattern: '/app/*', prefix: '/app', wildcard: true, auth: 'required', roles: [], fresh: false, stripPrefix: '' });
+    expect(route).toMatchObject({ pattern: '/app/*', prefix: '/app', wildcard: true, auth: 'required', roles: [], subjects: ['user', 'api_key', 'client'], fresh: false, stripPrefix: '' });
+    expect(parse([{ ...OK, subjects: ['user', 'user', 'api_key'] }])[0]!.subjects).toEqual(['user', 'api_key']);
     expect([...route!.methods].sort()).toEqual(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT']);
     expect(route!.upstream).toEqual({ kind: 'service', binding: 'UPSTREAM', id: 'service:UPSTREAM' });
     expect(route!.maxBodyBytes).toBe(DEFAULT_MAX_BODY_BYTES);
@@ -112,6 +113,10 @@ describe('gateway route table', () => {
     [{ auth: 'maybe' }, 'auth'],
     [{ roles: ['Admin'] }, 'roles'],
     [{ roles: ['admin'], auth: 'optional' }, 'roles'],
+    [{ subjects: [] }, 'subjects'],
+    [{ subjects: 'user' }, 'subjects'],
+    [{ subjects: ['user', 'robot'] }, 'subjects'],
+    [{ subjects: ['user'], auth: 'none' }, 'subjects'],
     [{ fresh: 'yes' }, 'fresh'],
     [{ fresh: true, auth: 'none' }, 'fresh'],
     [{ strip_prefix: '/other' }, 'strip_prefix'],

@@ -14,6 +14,8 @@ export const ROUTES = [
   { path: '/svc/maybe/*', auth: 'optional', upstream: 'service:UPSTREAM', strip_prefix: '/svc/maybe' },
   { path: '/svc/admin/*', roles: ['admin', 'ops'], upstream: 'service:UPSTREAM', strip_prefix: '/svc' },
   { path: '/svc/fresh/*', roles: ['admin'], fresh: true, upstream: 'service:UPSTREAM', strip_prefix: '/svc' },
+  { path: '/svc/people/*', subjects: ['user'], upstream: 'service:UPSTREAM', strip_prefix: '/svc' },
+  { path: '/svc/people-maybe/*', auth: 'optional', subjects: ['user'], upstream: 'service:UPSTREAM', strip_prefix: '/svc' },
   { path: '/svc/get-only', methods: ['GET'], upstream: 'service:UPSTREAM' },
   { path: '/ro/*', methods: ['GET', 'HEAD'], upstream: 'service:UPSTREAM' },
   { path: '/svc/small/*', max_body_bytes: 16, upstream: 'service:UPSTREAM', strip_prefix: '/svc/small' },

@@ -9,7 +9,7 @@ import { parseClientIp } from '../lib/client-ip';
 import { log, type LogFields } from '../lib/log';
 import { platformFaultOf } from '../lib/platform-fault';
 import { csrfCheck, originAllowed } from '../middleware/csrf';
-import { extractAccessToken, noTokenError, verifyPresented } from '../middleware/require-auth';
+import { extractAccessToken, noTokenError, subjectRefusal, verifyPresented } from '../middleware/require-auth';
 import { keyRing } from '../tokens/keys';
 import { enforceQuota } from '../usage/quotas';
 import { identityAssertion } from './assertion';
@@ -36,6 +36,7 @@ async function callerOf(c: Context<AppEnv>, route: GatewayRoute): Promise<{ auth
   }
   // optional: a token that is presented must be valid (never silently downgraded to anonymous).
   const auth = await verifyPresented(c, presented, { roles: route.roles, fresh: route.fresh });
+  if (!route.subjects.includes(auth.subject)) throw new AppError('forbidden', subjectRefusal(route.subjects));
   return { auth, bearer: presented.via !== 'cookie' };
 }
 

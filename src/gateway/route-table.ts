@@ -9,6 +9,10 @@ import { ConfigError, ROLE_PATTERN, type Config, type Env } from '../config.ts';
 
 export type RouteAuth = 'required' | 'optional' | 'none';
 
+/** The kinds of caller (services/authenticate.ts SubjectType), kept here: this file has one import. */
+export const ROUTE_SUBJECTS = ['user', 'api_key', 'client'] as const;
+export type RouteSubject = (typeof ROUTE_SUBJECTS)[number];
+
 export type Upstream =
   | { kind: 'url'; /** origin + base path, no trailing slash */ base: string; /** the `aud` of assertions */ id: string }
   | { kind: 'service'; binding: string; id: string };
@@ -22,6 +26,8 @@ export interface GatewayRoute {
   methods: ReadonlySet<string>;
   auth: RouteAuth;
   roles: readonly string[];
+  /** The kinds of caller admitted (all by default); another kind with a valid credential gets 403. */
+  subjects: readonly RouteSubject[];
   fresh: boolean;
   upstream: Upstream;
   stripPrefix: string;
@@ -51,7 +57,7 @@ export const RESERVED_PREFIXES = [
   '/verify-email', '/reset-password', '/mailbox',
 ] as const;
 
-const KEYS = new Set(['path', 'methods', 'auth', 'roles', 'fresh', 'upstream', 'strip_prefix', 'max_body_bytes', 'timeout_ms']);
+const KEYS = new Set(['path', 'methods', 'auth', 'roles', 'subjects', 'fresh', 'upstream', 'strip_prefix', 'max_body_bytes', 'timeout_ms']);
 // RFC 3986 path characters without '%' (no encoded tricks), '*' only as the final "/*".
 const PATH = /^(\/[A-Za-z0-9._~!$&'()+,;=:@-]+)+$/;
 const BINDING = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
@@ -147,6 +153,16 @@ function parseRoute(i: number, raw: unknown, env: Env, config: Config): GatewayR
   }
   if (roles.length > 0 && auth !== 'required') fail(i, 'roles', 'roles need auth = "required"');
 
+  let subjects: readonly RouteSubject[] = ROUTE_SUBJECTS;
+  if (entry.subjects !== undefined) {
+    const list = entry.subjects;
+    if (!Array.isArray(list) || list.length === 0 || !list.every((s) => (ROUTE_SUBJECTS as readonly unknown[]).includes(s))) {
+      fail(i, 'subjects', `must be a non-empty list among ${ROUTE_SUBJECTS.join(', ')}`);
+    }
+    if (auth === 'none') fail(i, 'subjects', 'subjects need auth = "required" or "optional"');
+    subjects = [...new Set(list as RouteSubject[])];
+  }
+
   if (entry.fresh !== undefined && typeof entry.fresh !== 'boolean') fail(i, 'fresh', 'must be true or false');
   const fresh = entry.fresh === true;
   if (fresh && auth === 'none') fail(i, 'fresh', 'fresh needs auth = "required" or "optional"');
@@ -168,6 +184,7 @@ function parseRoute(i: number, raw: unknown, env: Env, config: Config): GatewayR
     methods,
     auth,
     roles,
+    subjects,
     fresh,
     upstream,
     stripPrefix,

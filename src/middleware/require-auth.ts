@@ -46,6 +46,11 @@ export interface RequireAuthOptions {
 const ALL_SUBJECTS: readonly SubjectType[] = ['user', 'api_key', 'client'];
 const SUBJECT_NAMES: Record<SubjectType, string> = { user: 'a signed-in user', api_key: 'an API key', client: 'an OAuth client' };
 
+/** The 403 message for a caller of another kind than `subjects` (requireAuth, gateway routes). */
+export function subjectRefusal(subjects: readonly SubjectType[]): string {
+  return `This route needs ${subjects.map((s) => SUBJECT_NAMES[s]).join(' or ')}.`;
+}
+
 // RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
 const MAX_AUTHORIZATION_LENGTH = MAX_TOKEN_LENGTH + 16;
@@ -143,7 +148,7 @@ export function requireAuth(options: RequireAuthOptions = {}): MiddlewareHandler
   }
   const subjects = options.subjects ?? ALL_SUBJECTS;
   if (subjects.length === 0 || subjects.some((s) => !ALL_SUBJECTS.includes(s))) throw new Error('requireAuth: subjects must name user, api_key or client');
-  const refusal = `This route needs ${subjects.map((s) => SUBJECT_NAMES[s]).join(' or ')}.`;
+  const refusal = subjectRefusal(subjects);
   if (options.maxAge !== undefined && (!Number.isInteger(options.maxAge) || options.maxAge < 0)) throw new Error('requireAuth: maxAge must be a whole number of seconds');
   const needsMfa = options.mfa ?? false;
   return async function requireAuthMiddleware(c, next) {
