@@ -79,9 +79,9 @@ export interface ForwardContext {
 
 /**
  * Names a client may not pass on: hop-by-hop, forgeable forwarding and identity headers,
- * credentials checked below; a method override refuses the request (400). A name is judged with `_` read as `-` too: CGI-style servers (Rack,
- * WSGI, PHP) map both to the same variable, so `X_Edge_Auth_User_Id` would reach them as
- * HTTP_X_EDGE_AUTH_USER_ID.
+ * credentials checked below. A method override throws (400) instead. A name is judged with `_`
+ * read as `-` too: CGI-style servers (Rack, WSGI, PHP) map both to the same variable, so
+ * `X_Edge_Auth_User_Id` would reach them as HTTP_X_EDGE_AUTH_USER_ID.
  */
 function droppedInbound(name: string, connectionNamed: readonly string[]): boolean {
   const canonical = name.includes('_') ? name.replaceAll('_', '-') : name;
